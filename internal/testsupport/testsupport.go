@@ -1,0 +1,75 @@
+// Package testsupport connects the module's tests to the real servers named by
+// environment variables, and provides the network faults they inject. Tests
+// that need a server skip, naming the variable to set, when it is unset, and
+// fail when it is set but the server cannot be reached.
+package testsupport
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The variables that name the servers for integration tests.
+const (
+	EnvRedis        = "ENRICHMETER_TEST_REDIS"         // host:port of a Redis server
+	EnvRedisCluster = "ENRICHMETER_TEST_REDIS_CLUSTER" // comma-separated host:port of cluster masters
+	EnvPostgres     = "ENRICHMETER_TEST_POSTGRES"      // a PostgreSQL connection string
+)
+
+// Env returns the value of the variable name, or skips t saying to set it.
+func Env(t testing.TB, name, example string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		t.Skipf("set %s (for example %s) to run this test against a real server", name, example)
+	}
+	return v
+}
+
+// UniqueName returns a fresh name that starts with a letter, for a key prefix
+// or a schema that no other test uses.
+func UniqueName(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// Redis returns a client of the server named by ENRICHMETER_TEST_REDIS, closed
+// when t ends.
+func Redis(t testing.TB) *redis.Client {
+	t.Helper()
+	addr := Env(t, EnvRedis, "127.0.0.1:6379")
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("%s=%s is set but unreachable: %v", EnvRedis, addr, err)
+	}
+	return c
+}
+
+// RedisCluster returns a client of the cluster named by
+// ENRICHMETER_TEST_REDIS_CLUSTER, closed when t ends.
+func RedisCluster(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	addrs := Env(t, EnvRedisCluster, "127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002")
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		return m.Ping(ctx).Err()
+	})
+	if err != nil {
+		t.Fatalf("%s=%s is set but unreachable: %v", EnvRedisCluster, addrs, err)
+	}
+	return c
+}

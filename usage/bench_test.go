@@ -1,0 +1,96 @@
+package usage_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// The benchmarks put Track beside its baselines in one run:
+//
+//	go test ./usage -run '^$' -bench . -benchmem -count 10 | benchstat -col /impl -
+//
+// Floor is a bare atomic add, Prometheus a CounterVec increment by label, and
+// PerCallPipeline the TypeScript app's approach: one awaited INCR+EXPIRE
+// pipeline per call.
+func BenchmarkCount(b *testing.B) {
+	ctx := context.Background()
+	b.Run("impl=Floor", func(b *testing.B) {
+		var n atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				n.Add(1)
+			}
+		})
+	})
+	b.Run("impl=Prometheus", func(b *testing.B) {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "api_calls_total"}, []string{"provider"})
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.WithLabelValues("exa").Inc()
+			}
+		})
+	})
+	b.Run("impl=Track", func(b *testing.B) {
+		s := miniredis.RunT(b)
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
+		defer rdb.Close()
+		tr := usage.NewTracker(rdb)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				tr.Track(usage.Exa)
+			}
+		})
+		b.StopTimer()
+		if err := tr.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
+	})
+	b.Run("impl=PerCallPipeline", func(b *testing.B) {
+		s := miniredis.RunT(b)
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
+		defer rdb.Close()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				k := usage.Key(usage.Exa, time.Now())
+				_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					p.Incr(ctx, k)
+					p.Expire(ctx, k, usage.DefaultTTL)
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.StopTimer()
+		reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
+	})
+}
+
+// reportCommands reports how many commands Redis served per counted call,
+// after checking that every call was counted. (A run across midnight splits
+// the count over two keys and fails the check; run it again.)
+func reportCommands(b *testing.B, s *miniredis.Miniredis, key string) {
+	b.Helper()
+	got, err := s.Get(key)
+	if err != nil || got != strconv.Itoa(b.N) {
+		b.Fatalf("%s = %q, %v after %d calls", key, got, err, b.N)
+	}
+	b.ReportMetric(float64(s.CommandCount())/float64(b.N), "redis-cmds/op")
+}

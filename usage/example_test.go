@@ -1,0 +1,110 @@
+package usage_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// exampleRedis starts an in-process Redis for the examples; a real program
+// passes its own *redis.Client or *redis.ClusterClient.
+func exampleRedis() (*redis.Client, func()) {
+	mr, err := miniredis.Run()
+	if err != nil {
+		log.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	return rdb, func() { rdb.Close(); mr.Close() }
+}
+
+func ExampleNewTracker() {
+	rdb, stop := exampleRedis()
+	defer stop()
+
+	tracker := usage.NewTracker(rdb)
+	// Close delivers what is still pending; give it a deadline at shutdown.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracker.Close(ctx); err != nil {
+			log.Printf("usage: %v; %d calls not delivered", err, tracker.Stats().Pending)
+		}
+	}()
+
+	tracker.Track(usage.ContactOut) // after each successful ContactOut call
+	fmt.Println(tracker.Stats())
+	// Output: tracked=1 flushed=0 pending=1 dropped=0
+}
+
+func ExampleTracker_Track() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	at := time.Date(2026, 11, 26, 3, 15, 3, 0, time.UTC)
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return at }))
+
+	for range 3 {
+		tracker.Track(usage.Exa) // counts in memory: no I/O, no allocation
+	}
+	tracker.Track("Not A Provider") // dropped and counted, never sent
+	if err := tracker.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+
+	n, _ := rdb.Get(context.Background(), usage.Key(usage.Exa, at)).Result()
+	fmt.Println(usage.Key(usage.Exa, at), "=", n)
+	fmt.Println(tracker.Stats())
+	// Output:
+	// api_usage:exa:2026-11-26 = 3
+	// tracked=4 flushed=3 pending=0 dropped=1
+}
+
+func ExampleReader_Daily() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	today := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	// Counts as a tracker, or the TypeScript app, wrote them.
+	rdb.Set(ctx, "api_usage:apollo:2026-11-24", 120, 0)
+	rdb.Set(ctx, "api_usage:apollo:2026-11-26", 45, 0)
+
+	r := usage.NewReader(rdb)
+	days, err := r.Daily(ctx, usage.Apollo, today.AddDate(0, 0, -3), today)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, d := range days {
+		fmt.Println(d.Day.Format("2006-01-02"), d.Count)
+	}
+	// Output:
+	// 2026-11-23 0
+	// 2026-11-24 120
+	// 2026-11-25 0
+	// 2026-11-26 45
+}
+
+func ExampleReader_Burn() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for d := 1; d <= 26; d++ {
+		rdb.Set(ctx, usage.Key(usage.Claude, time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC)), 300, 0)
+	}
+
+	r := usage.NewReader(rdb, usage.WithClock(func() time.Time { return now }))
+	b, err := r.Burn(ctx, usage.Claude, usage.Quota{Limit: 9000, Period: usage.PerMonth, AnchorDay: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("used %d of %d, %d left, burning %.0f a day\n", b.Used, b.Quota.Limit, b.Remaining, b.DailyAverage)
+	fmt.Println("runs out", b.Exhausts.Format(time.RFC3339), "before the reset on", b.PeriodEnd.Format("2006-01-02"))
+	// Output:
+	// used 7800 of 9000, 1200 left, burning 323 a day
+	// runs out 2026-11-30T05:08:34Z before the reset on 2026-12-01
+}

@@ -1,0 +1,152 @@
+package usage_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// A backend is a Redis a test runs against: miniredis always, real Redis and
+// a real Redis Cluster when their variables are set.
+type backend struct {
+	rdb    redis.UniversalClient
+	prefix string               // unique to the test on shared servers
+	mr     *miniredis.Miniredis // nil on real servers
+	addr   string               // a single node's address; empty on a cluster
+}
+
+// forEachBackend runs f as a subtest on every backend.
+func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
+	t.Helper()
+	t.Run("miniredis", func(t *testing.T) {
+		mr := miniredis.RunT(t)
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		t.Cleanup(func() { _ = rdb.Close() })
+		f(t, backend{rdb: rdb, prefix: usage.DefaultPrefix, mr: mr, addr: mr.Addr()})
+	})
+	t.Run("redis", func(t *testing.T) {
+		rdb := testsupport.Redis(t)
+		f(t, realBackend(t, rdb, rdb.Options().Addr))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		f(t, realBackend(t, testsupport.RedisCluster(t), ""))
+	})
+}
+
+// forEachNode is forEachBackend without the cluster, for tests that put a
+// proxy between the tracker and one server.
+func forEachNode(t *testing.T, f func(t *testing.T, b backend)) {
+	t.Helper()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		if b.addr == "" {
+			t.Skip("needs a single node")
+		}
+		f(t, b)
+	})
+}
+
+func realBackend(t *testing.T, rdb redis.UniversalClient, addr string) backend {
+	prefix := testsupport.UniqueName("t")
+	testsupport.DeleteKeysAtCleanup(t, rdb, "*"+prefix+"*")
+	return backend{rdb: rdb, prefix: prefix, addr: addr}
+}
+
+// get returns the integer at key, 0 if it is missing.
+func get(t *testing.T, rdb redis.Cmdable, key string) int64 {
+	t.Helper()
+	n, err := rdb.Get(context.Background(), key).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0
+	}
+	if err != nil {
+		t.Fatalf("GET %s: %v", key, err)
+	}
+	return n
+}
+
+// keyFor is usage.Key with the backend's prefix.
+func (b backend) keyFor(p usage.Provider, at time.Time) string {
+	return b.prefix + ":" + string(p) + ":" + at.UTC().Format("2006-01-02")
+}
+
+// fakeClock is a clock a test moves by hand.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock(at time.Time) *fakeClock {
+	c := &fakeClock{}
+	c.Set(at)
+	return c
+}
+
+func (c *fakeClock) Now() time.Time   { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) Set(at time.Time) { c.ns.Store(at.UnixNano()) }
+
+// errorLog collects what a tracker passes to its error handler.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) handle(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *errorLog) all() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.errs...)
+}
+
+// closeAtCleanup closes tr when t ends, if the test did not.
+func closeAtCleanup(t *testing.T, tr *usage.Tracker) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tr.Close(ctx)
+	})
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// checkStats fails t unless the tracker's stats are want.
+func checkStats(t *testing.T, tr *usage.Tracker, want usage.Stats) {
+	t.Helper()
+	if got := tr.Stats(); got != want {
+		t.Fatalf("Stats() = %v, want %v", got, want)
+	}
+}
+
+// newMiniredisClient returns a client of a fresh miniredis.
+func newMiniredisClient(t *testing.T) *redis.Client {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// waitFor polls cond until it holds, failing t after five seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

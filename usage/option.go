@@ -1,0 +1,143 @@
+package usage
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the options.
+const (
+	DefaultTTL           = 90 * 24 * time.Hour
+	DefaultFlushInterval = time.Second
+	DefaultMaxKeys       = 1024
+)
+
+// An Option configures a [Tracker] or a [Reader]. Options that do not apply to
+// the value being built are ignored.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config holds every setting; newConfig sets the defaults in one place.
+type config struct {
+	prefix        string
+	ttl           time.Duration
+	flushInterval time.Duration
+	clock         func() time.Time
+	customClock   bool // clock came from WithClock
+	onError       func(error)
+	maxKeys       int
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		prefix:        DefaultPrefix,
+		ttl:           DefaultTTL,
+		flushInterval: DefaultFlushInterval,
+		clock:         time.Now,
+		maxKeys:       DefaultMaxKeys,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	if c.onError == nil {
+		c.onError = newRateLimitedLogger(time.Minute, c.clock)
+	}
+	return c
+}
+
+// WithTTL sets how long a day's counter lives after its last increment.
+// The default is [DefaultTTL], 90 days, as the TypeScript app sets; a
+// non-positive d keeps the default.
+func WithTTL(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.ttl = d
+		}
+	})
+}
+
+// WithPrefix sets the first part of every key, "{prefix}:{provider}:{day}".
+// The default is [DefaultPrefix], "api_usage"; an empty prefix keeps the
+// default. A prefix may carry a Redis Cluster hash tag such as "{usage}".
+func WithPrefix(prefix string) Option {
+	return optionFunc(func(c *config) {
+		if prefix != "" {
+			c.prefix = prefix
+		}
+	})
+}
+
+// WithFlushInterval sets how often the tracker's background flusher sends
+// pending counts to Redis. The default is [DefaultFlushInterval], one second;
+// a non-positive d keeps the default.
+func WithFlushInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.flushInterval = d
+		}
+	})
+}
+
+// WithClock sets the source of the current time, which decides the UTC day a
+// call is counted in and, for a [Reader], what "today" is. The default is
+// [time.Now]; nil keeps it. The function must be safe for concurrent use. A
+// Tracker calls it on every [Tracker.Track], so it should be cheap; with the
+// default clock a Tracker reads the time only in the seconds around UTC
+// midnight and otherwise takes the day from its flusher goroutine.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) {
+		if now != nil {
+			c.clock = now
+			c.customClock = true
+		}
+	})
+}
+
+// WithErrorHandler sets the function that receives a tracker's errors that
+// have no caller to return to: failed background flushes and dropped calls.
+// It is called from the flusher goroutine, never from [Tracker.Track], one
+// call at a time. The default logs through [slog.Default] at warning level, at
+// most once a minute; nil keeps the default.
+func WithErrorHandler(h func(error)) Option {
+	return optionFunc(func(c *config) {
+		if h != nil {
+			c.onError = h
+		}
+	})
+}
+
+// WithMaxKeys caps how many distinct (provider, day) keys a tracker holds
+// pending in memory. Calls that would need a key beyond the cap are dropped
+// and counted in [Stats].Dropped, so memory stays bounded whatever providers
+// callers pass. The default is [DefaultMaxKeys]; a non-positive n keeps it.
+func WithMaxKeys(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.maxKeys = n
+		}
+	})
+}
+
+// newRateLimitedLogger returns an error handler that logs through slog at
+// most once per every, and says how many errors it left out.
+func newRateLimitedLogger(every time.Duration, now func() time.Time) func(error) {
+	var last atomic.Int64 // unix nanoseconds of the last log line
+	var skipped atomic.Int64
+	return func(err error) {
+		t := now().UnixNano()
+		prev := last.Load()
+		if prev != 0 && t-prev < int64(every) || !last.CompareAndSwap(prev, t) {
+			skipped.Add(1)
+			return
+		}
+		slog.Default().Warn("enrichmeter usage tracker", "err", err, "suppressed", skipped.Swap(0))
+	}
+}

@@ -1,0 +1,79 @@
+package usage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxDays bounds the span of one [Reader.Daily] call.
+const maxDays = 3660
+
+// A Reader reads the daily counts that trackers (and the TypeScript app)
+// wrote. It honours [WithPrefix] and [WithClock]; other options are ignored.
+//
+// A Reader is safe for concurrent use. The zero value is not usable; use
+// [NewReader].
+type Reader struct {
+	rdb Redis
+	cfg config
+}
+
+// NewReader returns a Reader of the counts in rdb.
+func NewReader(rdb Redis, opts ...Option) *Reader {
+	return &Reader{rdb: rdb, cfg: newConfig(opts)}
+}
+
+// DayCount is one provider's count of successful calls on one UTC day.
+type DayCount struct {
+	Day   time.Time // UTC midnight that starts the day
+	Count int64
+}
+
+// Daily returns p's count for every UTC day from the day of from to the day of
+// to, both included, oldest first, with zero for days without a key. It reads
+// all days in one pipelined round trip of GETs, so it works on Redis Cluster,
+// where the days' keys live in different slots. A span longer than 3660 days,
+// to before from, or an invalid provider is an error.
+func (r *Reader) Daily(ctx context.Context, p Provider, from, to time.Time) ([]DayCount, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	first, last := dayOf(from), dayOf(to)
+	if last < first {
+		return nil, fmt.Errorf("usage: daily %s: to (%s) is before from (%s)", p, to.UTC().Format(dayLayout), from.UTC().Format(dayLayout))
+	}
+	n := int(last-first) + 1
+	if n > maxDays {
+		return nil, fmt.Errorf("usage: daily %s: %d days asked, at most %d", p, n, maxDays)
+	}
+	cmds := make([]*redis.StringCmd, n)
+	_, err := r.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i := range cmds {
+			cmds[i] = pipe.Get(ctx, key(r.cfg.prefix, p, first+day(i)))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, fmt.Errorf("usage: daily %s: read %d keys: %w", p, n, err)
+	}
+	out := make([]DayCount, n)
+	for i, c := range cmds {
+		out[i].Day = (first + day(i)).time()
+		v, err := c.Int64()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return nil, fmt.Errorf("usage: daily %s: key %s: %w", p, c.Args()[1], err)
+		default:
+			out[i].Count = v
+		}
+	}
+	return out, nil
+}
