@@ -1,0 +1,38 @@
+package providers
+
+import (
+	"net/http"
+
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// A Doer sends HTTP requests, as [*http.Client] and many API clients do.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// WrapDoer returns a Doer that sends requests through d and counts, for
+// provider p, each call whose response the success rule accepts. It is for
+// clients that expose only a Do method; where the client retries inside Do,
+// it counts the final outcome once (see the package doc on retries). It
+// returns d's response and error untouched, and panics if d or c is nil or p
+// is invalid.
+func WrapDoer(d Doer, c Counter, p usage.Provider, opts ...Option) Doer {
+	if d == nil {
+		panic("providers: WrapDoer: nil Doer")
+	}
+	mustWire("WrapDoer", c, p)
+	return &doer{next: d, obs: observer{c: c, cfg: newConfig(opts)}, p: p}
+}
+
+type doer struct {
+	next Doer
+	obs  observer
+	p    usage.Provider
+}
+
+// Do implements [Doer].
+func (d *doer) Do(req *http.Request) (*http.Response, error) {
+	resp, err := d.next.Do(req)
+	return d.obs.observe(req, resp, err, d.p), err
+}

@@ -1,0 +1,97 @@
+package providers_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrichmeter/enrichmeter/providers"
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// printCounter prints what it counts, to show which calls count.
+type printCounter struct{}
+
+func (printCounter) Track(p usage.Provider) { fmt.Println("counted", p) }
+
+func ExampleNewTransport() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/limited" {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer api.Close()
+
+	hc := &http.Client{Transport: providers.NewTransport(http.DefaultTransport, printCounter{}, usage.Exa)}
+	for _, path := range []string{"/search", "/limited"} {
+		resp, err := hc.Get(api.URL + path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Println(path, resp.StatusCode)
+	}
+	// Output:
+	// counted exa
+	// /search 200
+	// /limited 429
+}
+
+func ExampleWrapClient() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer api.Close()
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+
+	tracker := usage.NewTracker(rdb)
+	// One line: the SDK or REST client takes this *http.Client and never knows.
+	apollo := providers.WrapClient(http.DefaultClient, tracker, usage.Apollo)
+
+	resp, err := apollo.Get(api.URL + "/api/v1/people/match")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := tracker.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tracker.Stats())
+	// Output: tracked=1 flushed=1 pending=0 dropped=0
+}
+
+func ExampleByHost() {
+	// A stand-in for every provider's API; the dialer below sends all calls
+	// here, so the example never leaves this machine.
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer api.Close()
+	local := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, api.Listener.Addr().String())
+	}}
+	defer local.CloseIdleConnections()
+
+	hc := &http.Client{Transport: providers.ByHost(local, printCounter{}, providers.DefaultHosts())}
+	for _, url := range []string{
+		"http://api.exa.ai/search",
+		"http://efts.sec.gov/LATEST/search-index?q=acme",
+		"http://example.com/not-a-provider",
+		"http://api.anthropic.com/v1/messages",
+	} {
+		resp, err := hc.Get(url)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	// Output:
+	// counted exa
+	// counted edgar
+	// counted claude
+}

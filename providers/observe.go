@@ -1,0 +1,84 @@
+package providers
+
+import (
+	"io"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// observer decides whether a finished round trip counts, and counts it.
+type observer struct {
+	c   Counter
+	cfg config
+}
+
+// observe counts the call that req, resp and err describe if it succeeded,
+// and returns the response to give the caller: resp itself, or with
+// CountAtEOF, resp with its body wrapped.
+func (o *observer) observe(req *http.Request, resp *http.Response, err error, p usage.Provider) *http.Response {
+	if err != nil || resp == nil || req.Context().Err() != nil || !o.cfg.success(resp) {
+		return resp
+	}
+	if !o.cfg.atEOF || resp.Body == nil || resp.Body == http.NoBody {
+		o.c.Track(p)
+		return resp
+	}
+	if w, ok := resp.Body.(io.Writer); ok {
+		b := &countingRWBody{w: w}
+		b.init(resp, o.c, p)
+		resp.Body = b
+	} else {
+		b := &countingBody{}
+		b.init(resp, o.c, p)
+		resp.Body = b
+	}
+	return resp
+}
+
+// countingBody counts its call once the body has been read to the end.
+type countingBody struct {
+	rc      io.ReadCloser
+	c       Counter
+	p       usage.Provider
+	length  int64 // Content-Length, or -1 when unknown
+	read    atomic.Int64
+	counted atomic.Bool
+}
+
+func (b *countingBody) init(resp *http.Response, c Counter, p usage.Provider) {
+	b.rc, b.c, b.p, b.length = resp.Body, c, p, resp.ContentLength
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.read.Add(int64(n))
+	if err == io.EOF {
+		b.count()
+	}
+	return n, err
+}
+
+// Close counts the call if exactly Content-Length bytes were read, then closes
+// the body.
+func (b *countingBody) Close() error {
+	if b.length >= 0 && b.read.Load() == b.length {
+		b.count()
+	}
+	return b.rc.Close()
+}
+
+func (b *countingBody) count() {
+	if b.counted.CompareAndSwap(false, true) {
+		b.c.Track(b.p)
+	}
+}
+
+// countingRWBody keeps an upgraded connection's body writable.
+type countingRWBody struct {
+	countingBody
+	w io.Writer
+}
+
+func (b *countingRWBody) Write(p []byte) (int, error) { return b.w.Write(p) }

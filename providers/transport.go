@@ -1,0 +1,84 @@
+package providers
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// Counter counts successful calls; [*usage.Tracker] satisfies it. Track must
+// be cheap and safe for concurrent use: it is called on the request's
+// goroutine.
+type Counter interface {
+	Track(usage.Provider)
+}
+
+var _ Counter = (*usage.Tracker)(nil)
+
+// NewTransport returns an [http.RoundTripper] that sends requests through next
+// and counts, for provider p, each call whose response the success rule
+// accepts (by default a 2xx status). It returns next's response and error
+// untouched. A nil next means [http.DefaultTransport].
+//
+// NewTransport panics if c is nil or p is invalid: those are wiring mistakes,
+// found when the client is built rather than on its first request.
+func NewTransport(next http.RoundTripper, c Counter, p usage.Provider, opts ...Option) http.RoundTripper {
+	mustWire("NewTransport", c, p)
+	return &transport{next: orDefault(next), obs: observer{c: c, cfg: newConfig(opts)}, p: p}
+}
+
+// WrapClient returns a copy of hc whose transport is hc's wrapped by
+// [NewTransport]; hc itself is not changed, and Timeout, Jar and
+// CheckRedirect carry over. A nil hc means a new client with default
+// settings. Like NewTransport, it panics if c is nil or p is invalid.
+func WrapClient(hc *http.Client, c Counter, p usage.Provider, opts ...Option) *http.Client {
+	mustWire("WrapClient", c, p)
+	var cp http.Client
+	if hc != nil {
+		cp = *hc
+	}
+	cp.Transport = NewTransport(cp.Transport, c, p, opts...)
+	return &cp
+}
+
+type transport struct {
+	next http.RoundTripper
+	obs  observer
+	p    usage.Provider
+}
+
+// RoundTrip implements [http.RoundTripper].
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	return t.obs.observe(req, resp, err, t.p), err
+}
+
+// CloseIdleConnections closes the idle connections of the wrapped transport,
+// if it has any.
+func (t *transport) CloseIdleConnections() {
+	closeIdle(t.next)
+}
+
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+func orDefault(rt http.RoundTripper) http.RoundTripper {
+	if rt == nil {
+		return http.DefaultTransport
+	}
+	return rt
+}
+
+// mustWire panics, naming the constructor, if c is nil or p is invalid.
+func mustWire(fn string, c Counter, p usage.Provider) {
+	if c == nil {
+		panic("providers: " + fn + ": nil Counter")
+	}
+	if err := p.Validate(); err != nil {
+		panic(fmt.Sprintf("providers: %s: %v", fn, err))
+	}
+}
