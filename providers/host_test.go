@@ -25,7 +25,7 @@ func TestByHostRoutes(t *testing.T) {
 		{"https://api.apollo.io/api/v1/people/match", usage.Apollo}, // exact beats pattern
 		{"https://app.apollo.io/", "apollo_any"},
 		{"https://x.eu.apollo.io:8443/", "apollo_eu"}, // longer pattern wins
-		{"https://apollo.io/", ""},                     // a pattern needs a subdomain
+		{"https://apollo.io/", ""},                    // a pattern needs a subdomain
 		{"https://data.sec.gov/submissions/CIK0000320193.json", usage.EDGAR},
 		{"https://efts.sec.gov/LATEST/search-index?q=x", usage.EDGAR},
 		{"https://www.sec.gov/", ""},
