@@ -1,0 +1,90 @@
+package sourcestatus_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/enrichmeter/enrichmeter/sourcestatus"
+)
+
+func ExamplePayload_MarshalJSON() {
+	p := sourcestatus.Payload{
+		Status: sourcestatus.Failed,
+		Error:  "HTTP 429",
+		At:     time.Date(2026, 11, 26, 3, 15, 3, 123_456_789, time.UTC),
+	}
+	b, _ := p.MarshalJSON()
+	fmt.Println(string(b))
+
+	b, _ = sourcestatus.Payload{Status: sourcestatus.Complete, At: p.At}.MarshalJSON()
+	fmt.Println(string(b))
+	// Output:
+	// {"status":"failed","error":"HTTP 429","at":"2026-11-26T03:15:03.123Z"}
+	// {"status":"complete","at":"2026-11-26T03:15:03.123Z"}
+}
+
+func ExamplePayload_UnmarshalJSON() {
+	for _, entry := range []string{
+		`{"status":"failed","error":"HTTP 429","at":"2026-11-26T03:15:03.123Z"}`,
+		`"complete"`, // the legacy shape: the status alone
+	} {
+		var p sourcestatus.Payload
+		if err := p.UnmarshalJSON([]byte(entry)); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("status=%s error=%q at=%v\n", p.Status, p.Error, p.At)
+	}
+	// Output:
+	// status=failed error="HTTP 429" at=2026-11-26 03:15:03.123 +0000 UTC
+	// status=complete error="" at=0001-01-01 00:00:00 +0000 UTC
+}
+
+func ExampleStatuses() {
+	column := `{"sec": "complete", "exa": {"at": "2026-11-26T03:15:03.123Z", "error": "HTTP 429", "status": "failed"}}`
+	var s sourcestatus.Statuses
+	if err := s.UnmarshalJSON([]byte(column)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(s["sec"].Status, s["exa"].Status, s["exa"].Error)
+	// Output: complete failed HTTP 429
+}
+
+// The example runs against the PostgreSQL in DATABASE_URL; see the package
+// tests and examples/pipeline for programs that run it.
+func ExampleUpdater() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	u, err := sourcestatus.NewUpdater(pool) // prospects.enrichment_source_status, keyed by id
+	if err != nil {
+		log.Fatal(err)
+	}
+	id := "8c1f0a52-3c3e-4b4e-9a43-0f4b2d9c6b11"
+	// Before the sources run:
+	if err := u.Init(ctx, id, "contactout", "exa", "sec", "claude"); err != nil {
+		log.Fatal(err)
+	}
+	// As each finishes, concurrently: no update erases another.
+	err = u.Update(ctx, id, "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: "HTTP 429"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	r, _ := sourcestatus.NewReader(pool)
+	feed, err := r.Failures(ctx, time.Now().Add(-24*time.Hour), 50)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range feed {
+		fmt.Println(f.At.Format(time.RFC3339), f.ProspectID, f.Source, f.Error)
+	}
+}

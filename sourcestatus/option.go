@@ -1,0 +1,134 @@
+package sourcestatus
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Defaults, shared with the TypeScript app.
+const (
+	DefaultTable    = "prospects"
+	DefaultColumn   = "enrichment_source_status"
+	DefaultIDColumn = "id"
+)
+
+// An Option configures an [Updater] or a [Reader]; options that do not apply
+// are ignored.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	table, column, idColumn string
+	ignoreStale             bool
+	clock                   func() time.Time
+}
+
+// WithTable sets the table that holds the prospects, optionally
+// schema-qualified ("crm.prospects"). The default is [DefaultTable].
+func WithTable(name string) Option {
+	return optionFunc(func(c *config) { c.table = name })
+}
+
+// WithColumn sets the JSONB column that holds the statuses. The default is
+// [DefaultColumn].
+func WithColumn(name string) Option {
+	return optionFunc(func(c *config) { c.column = name })
+}
+
+// WithIDColumn sets the column that identifies a prospect, of any type whose
+// values can be written as text (text, uuid, bigint...). The default is
+// [DefaultIDColumn].
+func WithIDColumn(name string) Option {
+	return optionFunc(func(c *config) { c.idColumn = name })
+}
+
+// IgnoreStale makes [Updater.Update] leave an entry as it is when the update's
+// At is older than the stored entry's, so a retried or replayed step cannot
+// overwrite a newer outcome. Entries without a time (legacy) are always
+// overwritten. Times are compared in their stored toISOString form. The
+// default is off: the last update wins.
+func IgnoreStale() Option {
+	return optionFunc(func(c *config) { c.ignoreStale = true })
+}
+
+// WithClock sets the source of the time written when a payload's At is zero
+// and by [Updater.Init]. The default is [time.Now]; nil keeps it.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) {
+		if now != nil {
+			c.clock = now
+		}
+	})
+}
+
+// names holds the quoted identifiers of a validated configuration.
+type names struct {
+	table, column, idColumn string // quoted for SQL
+	tableText               string // the table as regclass reads it
+	columnName, idName      string // unquoted, for the catalog
+}
+
+func newConfig(opts []Option) (config, names, error) {
+	c := config{table: DefaultTable, column: DefaultColumn, idColumn: DefaultIDColumn, clock: time.Now}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	var n names
+	table, err := identifier("table", c.table, 2)
+	if err != nil {
+		return c, n, err
+	}
+	column, err := identifier("column", c.column, 1)
+	if err != nil {
+		return c, n, err
+	}
+	id, err := identifier("id column", c.idColumn, 1)
+	if err != nil {
+		return c, n, err
+	}
+	n = names{
+		table: table.Sanitize(), column: column.Sanitize(), idColumn: id.Sanitize(),
+		tableText: table.Sanitize(), columnName: c.column, idName: c.idColumn,
+	}
+	return c, n, nil
+}
+
+// identifier checks a name made of up to parts dot-separated plain SQL
+// identifiers: a letter or '_', then letters, digits, '_' or '$', at most 63
+// bytes each. Anything else, however it would be quoted, is refused.
+func identifier(what, name string, parts int) (pgx.Identifier, error) {
+	id := pgx.Identifier(strings.Split(name, "."))
+	if len(id) > parts {
+		return nil, fmt.Errorf("sourcestatus: %s %q: too many dots", what, name)
+	}
+	for _, p := range id {
+		if !plainIdentifier(p) {
+			return nil, fmt.Errorf("sourcestatus: %s %q: %q is not a plain SQL identifier ([A-Za-z_][A-Za-z0-9_$]*, at most 63 bytes)", what, name, p)
+		}
+	}
+	return id, nil
+}
+
+func plainIdentifier(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '$')) {
+			return false
+		}
+	}
+	return true
+}

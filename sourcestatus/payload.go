@@ -1,0 +1,192 @@
+// Package sourcestatus records, for each prospect, each enrichment source's
+// last outcome as {status, error?, at} in a PostgreSQL JSONB column, and reads
+// it back. Updates merge inside PostgreSQL in one statement, so sources that
+// finish at the same time never erase each other's entries, and entries that
+// an older writer stored as bare strings ("complete") stay readable.
+//
+// Most users need two calls: [Updater.Update] when a source finishes, and
+// [Reader.Failures] for the dashboard's error feed.
+//
+//	u, err := sourcestatus.NewUpdater(pool) // table prospects, column enrichment_source_status
+//	err = u.Update(ctx, prospectID, "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: "HTTP 429"})
+//
+// The JSON matches the TypeScript app byte for byte:
+// {"status":"failed","error":"HTTP 429","at":"2026-11-26T03:15:03.123Z"}.
+package sourcestatus
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Status is a source's outcome. Values other than the constants are kept as
+// they are when read.
+type Status string
+
+// The statuses the pipeline writes.
+const (
+	Pending     Status = "pending"
+	Complete    Status = "complete"
+	Failed      Status = "failed"
+	CircuitOpen Status = "circuit_open"
+	Skipped     Status = "skipped"
+)
+
+// Payload is one source's last outcome. Its JSON form is
+// {"status":"failed","error":"HTTP 429","at":"2026-11-26T03:15:03.123Z"}, as
+// the TypeScript app writes it; a legacy entry is a bare JSON string, the
+// status alone, and reads as a Payload with no Error and a zero At.
+type Payload struct {
+	Status Status
+	Error  string    // empty when there is none; omitted from the JSON then
+	At     time.Time // when the outcome happened; zero when unknown (legacy entries)
+}
+
+// ErrEmptyStatus is returned when a payload's status is empty.
+var ErrEmptyStatus = errors.New("sourcestatus: empty status")
+
+// MarshalJSON writes p as the TypeScript app does: keys status, error (left
+// out when empty) and at, in that order; strings escaped as JSON.stringify
+// escapes them; at in UTC with exactly three fractional digits, truncated,
+// as Date.prototype.toISOString writes it. A zero At is left out. An empty
+// status, or an At outside the years 0 to 9999, is an error.
+//
+// [encoding/json.Marshal] escapes '<', '>', '&', U+2028 and U+2029 in what
+// MarshalJSON returns, to make it safe in HTML: the same JSON value in other
+// bytes. For JSON.stringify's exact bytes, call MarshalJSON directly or use
+// an [encoding/json.Encoder] with SetEscapeHTML(false).
+func (p Payload) MarshalJSON() ([]byte, error) {
+	return p.appendJSON(make([]byte, 0, 64+len(p.Status)+len(p.Error)))
+}
+
+func (p Payload) appendJSON(b []byte) ([]byte, error) {
+	if p.Status == "" {
+		return nil, ErrEmptyStatus
+	}
+	b = append(b, `{"status":`...)
+	b = appendJSString(b, string(p.Status))
+	if p.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendJSString(b, p.Error)
+	}
+	if !p.At.IsZero() {
+		var err error
+		b = append(b, `,"at":"`...)
+		if b, err = appendISOTime(b, p.At); err != nil {
+			return nil, err
+		}
+		b = append(b, '"')
+	}
+	return append(b, '}'), nil
+}
+
+// isoLayout is Date.prototype.toISOString's format; Go truncates the
+// fraction, as JavaScript does.
+const isoLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatTime formats t as Date.prototype.toISOString does:
+// "2026-11-26T03:15:03.123Z", UTC, milliseconds truncated, 24 characters.
+// Times outside the years 0 to 9999, which JavaScript writes in another form,
+// are an error.
+func FormatTime(t time.Time) (string, error) {
+	b, err := appendISOTime(make([]byte, 0, len(isoLayout)), t)
+	return string(b), err
+}
+
+func appendISOTime(b []byte, t time.Time) ([]byte, error) {
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("sourcestatus: time %v: year outside 0..9999", t)
+	}
+	return t.AppendFormat(b, isoLayout), nil
+}
+
+// UnmarshalJSON reads either shape: an object with a string status and
+// optional error and at (unknown fields are ignored; error and at may be
+// null; at may have any RFC 3339 precision and offset, and is converted to
+// UTC), or a bare string, the legacy shape, which is the status alone. JSON
+// null leaves p unchanged, as encoding/json's convention asks. Anything else
+// is an error.
+func (p *Payload) UnmarshalJSON(data []byte) error {
+	d := decoder{data: data}
+	d.skipSpace()
+	if d.literal("null") {
+		return d.end()
+	}
+	v, err := d.payload()
+	if err != nil {
+		return err
+	}
+	if err := d.end(); err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// Statuses maps each source to its last outcome: a whole column.
+type Statuses map[string]Payload
+
+// UnmarshalJSON reads a JSON object of payloads in either shape. Entries whose
+// value is null are left out; JSON null reads as a nil map. It replaces what s
+// held.
+func (s *Statuses) UnmarshalJSON(data []byte) error {
+	d := decoder{data: data}
+	d.skipSpace()
+	if d.literal("null") {
+		if err := d.end(); err != nil {
+			return err
+		}
+		*s = nil
+		return nil
+	}
+	m := Statuses{}
+	err := d.object(func(key []byte) error {
+		if d.literal("null") {
+			return nil
+		}
+		source := string(key)
+		v, err := d.payload()
+		if err != nil {
+			return fmt.Errorf("%w (source %q)", err, source)
+		}
+		m[source] = v
+		return nil
+	})
+	if err == nil {
+		err = d.end()
+	}
+	if err != nil {
+		return err
+	}
+	*s = m
+	return nil
+}
+
+// MarshalJSON writes s as one JSON object, sources in sorted order, each
+// payload as [Payload.MarshalJSON] writes it.
+func (s Statuses) MarshalJSON() ([]byte, error) {
+	if s == nil {
+		return []byte("null"), nil
+	}
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := []byte{'{'}
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = s[k].appendJSON(b); err != nil {
+			return nil, fmt.Errorf("%w (source %q)", err, k)
+		}
+	}
+	return append(b, '}'), nil
+}

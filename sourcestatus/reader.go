@@ -1,0 +1,168 @@
+package sourcestatus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// A Reader reads the status column for the dashboard: one prospect's
+// statuses, the error feed across all prospects, and per-source summaries.
+//
+// A Reader is safe for concurrent use. The zero value is not usable; use
+// [NewReader].
+type Reader struct {
+	t *table
+}
+
+// NewReader returns a Reader of the status column, by default
+// prospects.enrichment_source_status keyed by id. It checks the options'
+// identifiers and does no I/O.
+func NewReader(db DB, opts ...Option) (*Reader, error) {
+	t, err := newTable(db, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{t: t}, nil
+}
+
+// Get returns the prospect's statuses, legacy entries included; a column that
+// is not a JSON object reads as no statuses. It returns [ErrNotFound] when no
+// prospect has the id.
+func (r *Reader) Get(ctx context.Context, prospectID string) (Statuses, error) {
+	if err := checkKey("prospect id", prospectID); err != nil {
+		return nil, err
+	}
+	st, err := r.t.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var col string
+	if err := r.t.db.QueryRow(ctx, st.get, prospectID).Scan(&col); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("%w: %q", ErrNotFound, prospectID)
+		}
+		return nil, r.t.dbErr(ctx, "get "+prospectID, err)
+	}
+	var s Statuses
+	if err := s.UnmarshalJSON([]byte(col)); err != nil {
+		return nil, fmt.Errorf("sourcestatus: get %s: %w", prospectID, err)
+	}
+	return s, nil
+}
+
+// A Failure is one failed source of one prospect, for the error feed.
+type Failure struct {
+	ProspectID string
+	Source     string
+	Error      string    // empty for entries written without one
+	At         time.Time // zero for legacy entries, which have no time
+}
+
+// maxFailures bounds the limit of one [Reader.Failures] call.
+const maxFailures = 10_000
+
+// Failures returns the failed sources of all prospects whose failure is at or
+// after since, newest first, at most limit of them (1 to 10,000). A zero since
+// returns every failure, legacy "failed" entries (which have no time) last.
+// Rows whose column is not an object are skipped. Times are compared in their
+// stored toISOString form.
+//
+// Failures reads the rows that hold a failure through a GIN index on the
+// column, when there is one; on a large table create it once:
+//
+//	CREATE INDEX prospects_source_status_gin ON prospects USING gin (enrichment_source_status);
+//
+// Without it every row is read.
+func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Failure, error) {
+	if limit < 1 || limit > maxFailures {
+		return nil, fmt.Errorf("sourcestatus: failures: limit %d is not in 1..%d", limit, maxFailures)
+	}
+	from, err := formatSince(since)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.t.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.t.db.Query(ctx, st.failures, from, strconv.Itoa(limit))
+	if err != nil {
+		return nil, r.t.dbErr(ctx, "failures", err)
+	}
+	var (
+		out []Failure
+		f   Failure
+		at  *string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&f.ProspectID, &f.Source, &f.Error, &at}, func() error {
+		f.At = time.Time{}
+		if at != nil {
+			// An unreadable time is left zero rather than hiding the failure.
+			f.At, _ = parseTime(*at)
+		}
+		out = append(out, f)
+		return nil
+	})
+	if err != nil {
+		return nil, r.t.dbErr(ctx, "failures", err)
+	}
+	return out, nil
+}
+
+// SourceSummary counts one source's entries by status.
+type SourceSummary struct {
+	Source string
+	Counts map[Status]int64 // entries per status; unknown statuses are kept
+	Total  int64
+}
+
+// Summary counts, for each source, the entries in each status whose time is
+// at or after since, for the Enrichment Pipeline card; a zero since counts
+// every entry, legacy ones included. Sources come in name order. It reads
+// every row of the table.
+func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary, error) {
+	from, err := formatSince(since)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.t.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.t.db.Query(ctx, st.summary, from)
+	if err != nil {
+		return nil, r.t.dbErr(ctx, "summary", err)
+	}
+	var (
+		out    []SourceSummary
+		source string
+		status string
+		n      int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&source, &status, &n}, func() error {
+		if len(out) == 0 || out[len(out)-1].Source != source {
+			out = append(out, SourceSummary{Source: source, Counts: map[Status]int64{}})
+		}
+		s := &out[len(out)-1]
+		s.Counts[Status(status)] += n
+		s.Total += n
+		return nil
+	})
+	if err != nil {
+		return nil, r.t.dbErr(ctx, "summary", err)
+	}
+	return out, nil
+}
+
+// formatSince formats a lower time bound; zero means none.
+func formatSince(since time.Time) (string, error) {
+	if since.IsZero() {
+		return "", nil
+	}
+	return FormatTime(since)
+}

@@ -1,0 +1,166 @@
+package sourcestatus_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/enrichmeter/enrichmeter/sourcestatus"
+)
+
+// seedFeed fills the table with every shape an error feed meets.
+func seedFeed(t *testing.T, pool *pgxpool.Pool) {
+	createProspects(t, pool, "text")
+	rows := map[string]any{
+		"a": `{"exa": {"status": "failed", "error": "HTTP 429", "at": "2026-11-26T03:15:03.123Z"}, "sec": "complete"}`,
+		"b": `{"exa": "failed", "claude": {"status": "failed", "error": "overloaded", "at": "2026-11-26T05:00:00.000Z"}, "sec": {"status": "complete", "at": "2026-11-26T05:00:00.000Z"}}`,
+		"c": `{"contactout": {"status": "failed", "at": "2026-11-25T23:59:59.999Z"}, "apollo": {"status": "pending", "at": "2026-11-26T06:00:00.000Z"}}`,
+		"d": `"failed"`,
+		"e": `[{"status": "failed", "at": "2026-11-26T09:00:00.000Z"}]`,
+		"f": nil,
+		"g": `{"exa": {"status": "circuit_open", "error": "5 failures", "at": "2026-11-26T07:00:00.000Z"}, "sec": {"status": "failed", "error": "", "at": "2026-11-26T04:00:00.000Z", "extra": 1}}`,
+		"h": `{"exa": {"error": "no status", "at": "2026-11-26T08:00:00.000Z"}, "odd": 5}`,
+	}
+	for id, col := range rows {
+		insert(t, pool, id, col)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
+		seedFeed(t, pool)
+		r, err := sourcestatus.NewReader(pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := ctxT(t)
+		ts := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
+		all := []sourcestatus.Failure{
+			{"b", "claude", "overloaded", ts("2026-11-26T05:00:00Z")},
+			{"g", "sec", "", ts("2026-11-26T04:00:00Z")},
+			{"a", "exa", "HTTP 429", ts("2026-11-26T03:15:03.123Z")},
+			{"c", "contactout", "", ts("2026-11-25T23:59:59.999Z")},
+			{"b", "exa", "", time.Time{}}, // legacy: no time, last
+		}
+		cases := []struct {
+			since time.Time
+			limit int
+			want  []sourcestatus.Failure
+		}{
+			{time.Time{}, 100, all},
+			{time.Time{}, 2, all[:2]},
+			{ts("2026-11-26T00:00:00Z"), 100, all[:3]},
+			{ts("2026-11-26T03:15:03.123Z"), 100, all[:3]}, // since is inclusive
+			{ts("2026-11-26T03:15:03.124Z"), 100, all[:2]},
+			{ts("2026-11-27T00:00:00Z"), 100, nil},
+		}
+		for _, c := range cases {
+			got, err := r.Failures(ctx, c.since, c.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(c.want) {
+				t.Errorf("Failures(%v, %d) = %d failures %+v, want %d", c.since, c.limit, len(got), got, len(c.want))
+				continue
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Errorf("Failures(%v, %d)[%d] = %+v, want %+v", c.since, c.limit, i, got[i], c.want[i])
+				}
+			}
+		}
+		for _, limit := range []int{0, -1, 10_001} {
+			if _, err := r.Failures(ctx, time.Time{}, limit); err == nil {
+				t.Errorf("Failures with limit %d succeeded", limit)
+			}
+		}
+	})
+}
+
+func TestSummary(t *testing.T) {
+	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
+		seedFeed(t, pool)
+		r, _ := sourcestatus.NewReader(pool)
+		got, err := r.Summary(ctxT(t), time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]map[sourcestatus.Status]int64{
+			"apollo":     {"pending": 1},
+			"claude":     {"failed": 1},
+			"contactout": {"failed": 1},
+			"exa":        {"failed": 2, "circuit_open": 1, "": 1},
+			"sec":        {"complete": 2, "failed": 1},
+		}
+		check := func(got []sourcestatus.SourceSummary, want map[string]map[sourcestatus.Status]int64) {
+			t.Helper()
+			if len(got) != len(want) {
+				t.Fatalf("Summary = %+v, want %v", got, want)
+			}
+			for i, s := range got {
+				if i > 0 && got[i-1].Source >= s.Source {
+					t.Errorf("sources out of order: %s before %s", got[i-1].Source, s.Source)
+				}
+				var total int64
+				for st, n := range want[s.Source] {
+					total += n
+					if s.Counts[st] != n {
+						t.Errorf("%s %q = %d, want %d", s.Source, st, s.Counts[st], n)
+					}
+				}
+				if s.Total != total || len(s.Counts) != len(want[s.Source]) {
+					t.Errorf("%s: %+v, want %v", s.Source, s, want[s.Source])
+				}
+			}
+		}
+		check(got, want)
+		since, _ := time.Parse(time.RFC3339, "2026-11-26T05:00:00Z")
+		got, err = r.Summary(ctxT(t), since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(got, map[string]map[sourcestatus.Status]int64{
+			"apollo": {"pending": 1}, "claude": {"failed": 1}, "exa": {"circuit_open": 1, "": 1}, "sec": {"complete": 1},
+		})
+	})
+}
+
+func TestGet(t *testing.T) {
+	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
+		seedFeed(t, pool)
+		r, _ := sourcestatus.NewReader(pool)
+		ctx := ctxT(t)
+		got, err := r.Get(ctx, "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		five, _ := time.Parse(time.RFC3339, "2026-11-26T05:00:00Z")
+		want := sourcestatus.Statuses{
+			"exa":    {Status: sourcestatus.Failed},
+			"claude": {Status: sourcestatus.Failed, Error: "overloaded", At: five},
+			"sec":    {Status: sourcestatus.Complete, At: five},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Get = %+v, want %+v", got, want)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s = %+v, want %+v", k, got[k], v)
+			}
+		}
+		for _, id := range []string{"d", "e", "f"} { // not objects: no statuses
+			if s, err := r.Get(ctx, id); err != nil || len(s) != 0 {
+				t.Errorf("Get(%s) = %v, %v; want no statuses", id, s, err)
+			}
+		}
+		if _, err := r.Get(ctx, "h"); err == nil || !strings.Contains(err.Error(), "empty status") {
+			t.Errorf("Get of an entry without status = %v, want an error", err)
+		}
+		if _, err := r.Get(ctx, "zzz"); !errors.Is(err, sourcestatus.ErrNotFound) {
+			t.Errorf("Get of a missing prospect = %v, want ErrNotFound", err)
+		}
+	})
+}

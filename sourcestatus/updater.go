@@ -1,0 +1,134 @@
+package sourcestatus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// An Updater records sources' outcomes in the status column, each in one SQL
+// statement that merges inside PostgreSQL, so concurrent updates of different
+// sources of one prospect never erase each other.
+//
+// An Updater is safe for concurrent use. The zero value is not usable; use
+// [NewUpdater].
+type Updater struct {
+	t *table
+}
+
+// NewUpdater returns an Updater of the status column, by default
+// prospects.enrichment_source_status keyed by id. It checks the options'
+// identifiers and does no I/O; the first update reads the id column's type
+// from the catalog, once.
+func NewUpdater(db DB, opts ...Option) (*Updater, error) {
+	t, err := newTable(db, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Updater{t: t}, nil
+}
+
+// Update sets source's entry of the prospect to p, keeping every other
+// source's entry, in whichever shape it is; a column that is not a JSON
+// object (SQL NULL, JSON null, a string, an array) is treated as {}. A zero
+// p.At means now. With [IgnoreStale], an update older than the stored entry
+// leaves it as it is. Update returns [ErrNotFound] when no prospect has the
+// id, and an error before any I/O when the id, source or status is empty.
+// NUL characters, which PostgreSQL's jsonb cannot hold, become U+FFFD in the
+// error message.
+func (u *Updater) Update(ctx context.Context, prospectID, source string, p Payload) error {
+	if err := checkKey("prospect id", prospectID); err != nil {
+		return err
+	}
+	if err := checkKey("source", source); err != nil {
+		return err
+	}
+	if err := checkStatus(p.Status); err != nil {
+		return err
+	}
+	if p.At.IsZero() {
+		p.At = u.t.cfg.clock()
+	}
+	p.Error = strings.ReplaceAll(p.Error, "\x00", "\uFFFD")
+	payload, err := p.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	s, err := u.t.statements(ctx)
+	if err != nil {
+		return err
+	}
+	sql, args := s.update, []any{prospectID, source, string(payload)}
+	if u.t.cfg.ignoreStale {
+		at, _ := FormatTime(p.At) // MarshalJSON checked it
+		sql, args = s.updateIgnoreStale, append(args, at)
+	}
+	return u.exec(ctx, "update "+source+" of "+prospectID, prospectID, sql, args...)
+}
+
+// Init marks the listed sources of the prospect pending, now, in one
+// statement: the "in progress" step before the sources run. Other sources'
+// entries are kept. It returns [ErrNotFound] when no prospect has the id.
+func (u *Updater) Init(ctx context.Context, prospectID string, sources ...string) error {
+	if err := checkKey("prospect id", prospectID); err != nil {
+		return err
+	}
+	if len(sources) == 0 {
+		return errors.New("sourcestatus: init: no sources")
+	}
+	entry, err := Payload{Status: Pending, At: u.t.cfg.clock()}.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	obj := []byte{'{'}
+	for i, s := range sources {
+		if err := checkKey("source", s); err != nil {
+			return err
+		}
+		if i > 0 {
+			obj = append(obj, ',')
+		}
+		obj = appendJSString(obj, s)
+		obj = append(obj, ':')
+		obj = append(obj, entry...)
+	}
+	obj = append(obj, '}')
+	st, err := u.t.statements(ctx)
+	if err != nil {
+		return err
+	}
+	return u.exec(ctx, "init "+prospectID, prospectID, st.init, prospectID, string(obj))
+}
+
+func (u *Updater) exec(ctx context.Context, what, prospectID, sql string, args ...any) error {
+	tag, err := u.t.db.Exec(ctx, sql, args...)
+	if err != nil {
+		return u.t.dbErr(ctx, what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %q", ErrNotFound, prospectID)
+	}
+	return nil
+}
+
+// checkKey refuses what PostgreSQL's text and jsonb cannot hold as a key.
+func checkKey(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("sourcestatus: empty %s", what)
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Errorf("sourcestatus: %s %q holds a NUL character", what, s)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("sourcestatus: %s %q is not valid UTF-8", what, s)
+	}
+	return nil
+}
+
+func checkStatus(s Status) error {
+	if s == "" {
+		return ErrEmptyStatus
+	}
+	return checkKey("status", string(s))
+}
