@@ -1,11 +1,16 @@
-// Command quickstart shows enrichmeter at work with no servers: it counts
-// calls to the five providers with a usage tracker on an in-process Redis
-// (miniredis), flushes them, and prints today's counts as the dashboard's
-// API Quota Burn card reads them.
+// Command quickstart shows enrichmeter at work on a fresh machine, with no
+// servers: it runs a week of simulated enrichments against local stand-ins
+// for the five providers' APIs, counts every successful call with a usage
+// tracker through one providers.ByHost-wrapped client, and prints what the
+// health dashboard shows: each provider's calls today, a 7-day sparkline and
+// the burn of a sample quota.
 //
-//	go run ./examples/quickstart [-redis host:port]
+//	go run ./examples/quickstart [-redis host:port] [-postgres URL]
 //
-// With -redis (or REDIS_ADDR) it uses that Redis instead.
+// Redis defaults to an in-process miniredis (REDIS_ADDR or -redis use a real
+// one). With a PostgreSQL URL (DATABASE_URL or -postgres) it also records each
+// source's outcome in a table and prints the error feed; without one it prints
+// the status JSON it would write.
 package main
 
 import (
@@ -14,59 +19,249 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"os"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
+	"github.com/enrichmeter/enrichmeter/examples/internal/fakeapi"
+	"github.com/enrichmeter/enrichmeter/providers"
+	"github.com/enrichmeter/enrichmeter/sourcestatus"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
 
+type config struct {
+	redisAddr   string
+	postgresURL string
+	table       string
+}
+
 func main() {
-	addr := flag.String("redis", os.Getenv("REDIS_ADDR"), "Redis address; empty runs an in-process miniredis")
+	var c config
+	flag.StringVar(&c.redisAddr, "redis", os.Getenv("REDIS_ADDR"), "Redis address; empty runs an in-process miniredis")
+	flag.StringVar(&c.postgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL; empty skips the source statuses")
+	flag.StringVar(&c.table, "table", "enrichmeter_quickstart_prospects", "table for the prospects, created if missing")
 	flag.Parse()
-	if err := run(context.Background(), os.Stdout, *addr); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, os.Stdout, c); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, addr string) error {
-	if addr == "" {
+var allProviders = []usage.Provider{usage.Apollo, usage.ContactOut, usage.Exa, usage.EDGAR, usage.Claude}
+
+// sampleQuotas are monthly allowances of a small plan, as a billing page
+// would state them.
+var sampleQuotas = map[usage.Provider]int64{
+	usage.Apollo: 120, usage.ContactOut: 1000, usage.Exa: 140, usage.EDGAR: 5000, usage.Claude: 400,
+}
+
+func run(ctx context.Context, out io.Writer, c config) error {
+	redisName := c.redisAddr
+	if c.redisAddr == "" {
 		mr, err := miniredis.Run()
 		if err != nil {
 			return err
 		}
 		defer mr.Close()
-		addr = mr.Addr()
-		fmt.Fprintln(out, "Redis: in-process miniredis (use -redis host:port for a real one)")
+		c.redisAddr, redisName = mr.Addr(), "in-process miniredis (-redis host:port for a real one)"
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	rdb := redis.NewClient(&redis.Options{Addr: c.redisAddr})
 	defer rdb.Close()
 
-	tracker := usage.NewTracker(rdb)
-	calls := map[usage.Provider]int{usage.Apollo: 12, usage.ContactOut: 7, usage.Exa: 30, usage.EDGAR: 4, usage.Claude: 18}
-	for p, n := range calls {
-		for range n {
-			tracker.Track(p)
+	fakes, err := fakeapi.Start()
+	if err != nil {
+		return err
+	}
+	defer fakes.Close()
+	fmt.Fprintf(out, "enrichmeter quickstart\n  Redis: %s\n  APIs:  local stand-ins for %s\n\n", redisName, strings.Join(hostList(), ", "))
+
+	var (
+		pool     *pgxpool.Pool
+		statuses *sourcestatus.Updater
+		feed     *sourcestatus.Reader
+	)
+	if c.postgresURL != "" {
+		if pool, err = openProspects(ctx, c); err != nil {
+			return err
 		}
+		defer pool.Close()
+		opt := sourcestatus.WithTable(c.table)
+		if statuses, err = sourcestatus.NewUpdater(pool, opt); err != nil {
+			return err
+		}
+		if feed, err = sourcestatus.NewReader(pool, opt); err != nil {
+			return err
+		}
+	}
+
+	// The simulation moves this clock through the last seven days; a real
+	// service leaves the tracker on its default clock.
+	now := time.Now().UTC()
+	var simulated atomic.Int64
+	clock := func() time.Time { return time.Unix(0, simulated.Load()).UTC() }
+	tracker := usage.NewTracker(rdb, usage.WithClock(clock))
+
+	// One client for all outgoing calls; ByHost counts each provider's 2xx.
+	client := &http.Client{Transport: providers.ByHost(fakes.Transport(), tracker, providers.DefaultHosts())}
+	// The week passes in a second here, so circuits cool down in milliseconds.
+	enricher := &enrich.Enricher{Client: client, Scheme: "http", Cooldown: 5 * time.Millisecond}
+
+	var sample []sourcestatus.Payload
+	prospects := enrich.Prospects(30)
+	total := 0
+	for d := 6; d >= 0; d-- {
+		day := now.AddDate(0, 0, -d)
+		simulated.Store(day.UnixNano())
+		batch := prospects[:10+(6-d)*3] // a busier pipeline every day
+		for i, p := range batch {
+			p.ID = fmt.Sprintf("00000000-0000-4000-800%d-%012d", d, i+1) // a new prospect each day
+			if statuses != nil {
+				if err := addProspect(ctx, pool, statuses, c.table, p); err != nil {
+					return err
+				}
+			}
+			for source, outcome := range enricher.Run(ctx, p) {
+				outcome.At = day
+				if outcome.Status == sourcestatus.Failed && len(sample) == 0 {
+					sample = append(sample, outcome)
+				}
+				if statuses != nil {
+					if err := statuses.Update(ctx, p.ID, source, outcome); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		total += len(batch)
 	}
 	closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := tracker.Close(closeCtx); err != nil {
 		return fmt.Errorf("close tracker: %w", err)
 	}
-	fmt.Fprintln(out, "tracker:", tracker.Stats())
+	fmt.Fprintf(out, "Enriched %d prospects over 7 days: Apollo, then ContactOut, Exa, SEC EDGAR and Claude at once.\n", total)
+	fmt.Fprintf(out, "tracker: %v\n\n", tracker.Stats())
 
-	r := usage.NewReader(rdb)
-	now := time.Now()
-	fmt.Fprintln(out, "today's successful calls:")
-	for _, p := range []usage.Provider{usage.Apollo, usage.ContactOut, usage.Exa, usage.EDGAR, usage.Claude} {
-		days, err := r.Daily(ctx, p, now, now)
+	if err := printQuotaBurn(ctx, out, usage.NewReader(rdb), now); err != nil {
+		return err
+	}
+	if feed == nil {
+		printStatusJSON(out, sample)
+		return nil
+	}
+	return printErrorFeed(ctx, out, feed, c.table)
+}
+
+func hostList() []string {
+	var hosts []string
+	for _, p := range allProviders {
+		hosts = append(hosts, fakeapi.Hosts[string(p)])
+	}
+	return hosts
+}
+
+// printQuotaBurn prints the API Quota Burn card.
+func printQuotaBurn(ctx context.Context, out io.Writer, r *usage.Reader, now time.Time) error {
+	fmt.Fprintf(out, "API Quota Burn: successful calls per provider (UTC days, today %s)\n", now.Format("2006-01-02"))
+	fmt.Fprintf(out, "  %-10s %5s  %-7s  %5s %5s %6s  %s\n", "provider", "today", "7 days", "quota", "used", "/day", "runs out")
+	for _, p := range allProviders {
+		days, err := r.Daily(ctx, p, now.AddDate(0, 0, -6), now)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "  %-10s %4d  (%s)\n", p, days[0].Count, usage.Key(p, now))
+		q := usage.Quota{Limit: sampleQuotas[p], Period: usage.PerMonth, AnchorDay: 1}
+		b, err := r.Burn(ctx, p, q)
+		if err != nil {
+			return err
+		}
+		runsOut := "not this period (resets " + b.PeriodEnd.Format("Jan 2") + ")"
+		switch {
+		case b.Remaining == 0:
+			runsOut = "exhausted"
+		case !b.Exhausts.IsZero():
+			runsOut = b.Exhausts.Format("Jan 2 15:04 MST")
+		}
+		fmt.Fprintf(out, "  %-10s %5d  %-7s  %5d %5d %6.1f  %s\n",
+			p, days[len(days)-1].Count, sparkline(days), q.Limit, b.Used, b.DailyAverage, runsOut)
+	}
+	fmt.Fprintln(out)
+	return nil
+}
+
+// sparkline draws counts as bars, the tallest the week's highest.
+func sparkline(days []usage.DayCount) string {
+	bars := []rune("▁▂▃▄▅▆▇█")
+	var top int64
+	for _, d := range days {
+		top = max(top, d.Count)
+	}
+	var b strings.Builder
+	for _, d := range days {
+		i := 0
+		if top > 0 {
+			i = int(d.Count * int64(len(bars)-1) / top)
+		}
+		b.WriteRune(bars[i])
+	}
+	return b.String()
+}
+
+// printStatusJSON shows what the pipeline writes to the status column.
+func printStatusJSON(out io.Writer, sample []sourcestatus.Payload) {
+	fmt.Fprintln(out, "Source status: the JSON each entry of enrichment_source_status gets")
+	if len(sample) > 0 {
+		b, _ := sample[0].MarshalJSON()
+		fmt.Fprintf(out, "  new shape:     %s\n", b)
+	}
+	var legacy sourcestatus.Payload
+	_ = legacy.UnmarshalJSON([]byte(`"complete"`))
+	fmt.Fprintf(out, "  legacy shape:  \"complete\"  (reads as status=%s, no error, no time)\n\n", legacy.Status)
+	fmt.Fprintln(out, "Give a PostgreSQL URL (-postgres or DATABASE_URL) to write them to a table and print the error feed.")
+}
+
+// printErrorFeed prints the Error Feed card.
+func printErrorFeed(ctx context.Context, out io.Writer, r *sourcestatus.Reader, table string) error {
+	failures, err := r.Failures(ctx, time.Now().AddDate(0, 0, -7), 8)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Error Feed: the latest failures in %s\n", table)
+	for _, f := range failures {
+		fmt.Fprintf(out, "  %s  %-36s %-10s %s\n", f.At.Format("Jan 02 15:04"), f.ProspectID, f.Source, f.Error)
 	}
 	return nil
+}
+
+// openProspects connects to PostgreSQL and creates the prospects table if it
+// is missing.
+func openProspects(ctx context.Context, c config) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, c.postgresURL)
+	if err != nil {
+		return nil, err
+	}
+	table := pgx.Identifier{c.table}.Sanitize()
+	_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (id uuid PRIMARY KEY, name text NOT NULL, enrichment_source_status jsonb)`)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("create %s: %w", c.table, err)
+	}
+	return pool, nil
+}
+
+// addProspect inserts p if it is new and marks its sources pending.
+func addProspect(ctx context.Context, pool *pgxpool.Pool, u *sourcestatus.Updater, table string, p enrich.Prospect) error {
+	_, err := pool.Exec(ctx, `INSERT INTO `+pgx.Identifier{table}.Sanitize()+` (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, p.ID, p.Name)
+	if err != nil {
+		return err
+	}
+	return u.Init(ctx, p.ID, enrich.Sources...)
 }

@@ -1,0 +1,163 @@
+// Package enrich is the examples' enrichment pipeline: for a prospect it asks
+// Apollo for a match, then runs four sources (ContactOut, Exa, SEC EDGAR,
+// Claude) concurrently over one HTTP client, and reports each source's
+// outcome as a [sourcestatus.Payload]. Counting the calls is not its
+// business: the client it is given does that.
+package enrich
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/enrichmeter/enrichmeter/sourcestatus"
+)
+
+// A Prospect is a company contact to enrich.
+type Prospect struct {
+	ID     string // a UUID
+	Name   string
+	Domain string
+	Ticker string // empty for private companies: SEC EDGAR does not apply
+}
+
+// Sources are the four sources a prospect goes through, in the status
+// column's names.
+var Sources = []string{"contactout", "exa", "sec", "claude"}
+
+// Prospects returns n made-up prospects, the same on every run.
+func Prospects(n int) []Prospect {
+	names := []string{"Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell", "Soylent"}
+	out := make([]Prospect, n)
+	for i := range out {
+		name := fmt.Sprintf("%s %d", names[i%len(names)], i/len(names)+1)
+		out[i] = Prospect{
+			ID:     fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1),
+			Name:   name,
+			Domain: fmt.Sprintf("%s%d.example", names[i%len(names)], i),
+		}
+		if i%3 != 2 {
+			out[i].Ticker = fmt.Sprintf("T%03d", i)
+		}
+	}
+	return out
+}
+
+// An Enricher calls the providers' APIs (at the base URL, normally their
+// real hosts) through Client, and keeps a circuit breaker per source.
+type Enricher struct {
+	Client *http.Client
+	Scheme string // "https", or "http" for local fakes
+	// Cooldown is how long a source's circuit stays open after 3 failures
+	// in a row; zero means 2 seconds.
+	Cooldown time.Duration
+	breaker  breaker
+}
+
+// Run enriches p and returns each source's outcome, keyed by source. It waits
+// for all four sources.
+func (e *Enricher) Run(ctx context.Context, p Prospect) map[string]sourcestatus.Payload {
+	// Apollo's match comes first; the sources run whether it succeeds or not.
+	_ = e.call(ctx, "api.apollo.io", "/api/v1/people/match", url.Values{"domain": {p.Domain}})
+
+	calls := map[string]func() error{
+		"contactout": func() error {
+			return e.call(ctx, "api.contactout.com", "/v1/people/enrich", url.Values{"domain": {p.Domain}})
+		},
+		"exa": func() error {
+			return e.call(ctx, "api.exa.ai", "/search", url.Values{"query": {p.Name + " news"}})
+		},
+		"sec": func() error {
+			return e.call(ctx, "efts.sec.gov", "/LATEST/search-index", url.Values{"q": {p.Ticker}})
+		},
+		"claude": func() error {
+			return e.call(ctx, "api.anthropic.com", "/v1/messages", url.Values{"about": {p.Name}})
+		},
+	}
+	out := make(map[string]sourcestatus.Payload, len(calls))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for source, call := range calls {
+		wg.Go(func() {
+			r := e.outcome(source, p, call)
+			mu.Lock()
+			out[source] = r
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// outcome runs one source's call unless it does not apply or its circuit is
+// open, and describes what happened.
+func (e *Enricher) outcome(source string, p Prospect, call func() error) sourcestatus.Payload {
+	switch {
+	case source == "sec" && p.Ticker == "":
+		return sourcestatus.Payload{Status: sourcestatus.Skipped, Error: "private company", At: time.Now()}
+	case e.breaker.open(source):
+		return sourcestatus.Payload{Status: sourcestatus.CircuitOpen, Error: "too many recent failures", At: time.Now()}
+	}
+	err := call()
+	cooldown := e.Cooldown
+	if cooldown == 0 {
+		cooldown = 2 * time.Second
+	}
+	e.breaker.record(source, err == nil, cooldown)
+	if err != nil {
+		return sourcestatus.Payload{Status: sourcestatus.Failed, Error: err.Error(), At: time.Now()}
+	}
+	return sourcestatus.Payload{Status: sourcestatus.Complete, At: time.Now()}
+}
+
+// call sends one GET and turns a non-2xx status into an error like "HTTP 429".
+func (e *Enricher) call(ctx context.Context, host, path string, q url.Values) error {
+	u := url.URL{Scheme: e.Scheme, Host: host, Path: path, RawQuery: q.Encode()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := e.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// breaker opens a source's circuit after 3 failures in a row, for a cooldown.
+type breaker struct {
+	mu       sync.Mutex // protects the maps
+	failures map[string]int
+	until    map[string]time.Time
+}
+
+func (b *breaker) open(source string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return time.Now().Before(b.until[source])
+}
+
+func (b *breaker) record(source string, ok bool, cooldown time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failures == nil {
+		b.failures, b.until = map[string]int{}, map[string]time.Time{}
+	}
+	if ok {
+		b.failures[source] = 0
+		return
+	}
+	if b.failures[source]++; b.failures[source] >= 3 {
+		b.failures[source] = 0
+		b.until[source] = time.Now().Add(cooldown)
+	}
+}

@@ -1,0 +1,106 @@
+// Package fakeapi serves stand-ins for the five providers' APIs on a loopback
+// port, so the examples run anywhere without touching the internet. A client
+// reaches them at their real host names through [Server.Transport], which
+// dials every host to the local server.
+package fakeapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Hosts are the API hosts the fakes answer for, by provider wire name.
+var Hosts = map[string]string{
+	"apollo":     "api.apollo.io",
+	"contactout": "api.contactout.com",
+	"exa":        "api.exa.ai",
+	"edgar":      "efts.sec.gov",
+	"claude":     "api.anthropic.com",
+}
+
+// A Server answers for every provider host. Each request's outcome is
+// decided by a hash of its host, its URL and how many requests that host had
+// before: about one in ten is rate limited (429), one in twelve fails (500 or
+// 503), the rest succeed.
+type Server struct {
+	URL  string // http://127.0.0.1:port
+	addr string
+	srv  *http.Server
+	ln   net.Listener
+	wg   sync.WaitGroup
+	tr   *http.Transport
+
+	mu   sync.Mutex // protects seen
+	seen map[string]int
+}
+
+// Start serves the fakes until Close.
+func Start() (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{URL: "http://" + ln.Addr().String(), addr: ln.Addr().String(), ln: ln, seen: map[string]int{}}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
+	s.tr = &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, s.addr)
+		},
+		MaxIdleConnsPerHost: 16,
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// Transport returns a transport that sends requests for any host to the
+// fakes. Use it as the base of the client under test, with http:// URLs.
+func (s *Server) Transport() *http.Transport { return s.tr }
+
+// Close stops the server and the transport's connections.
+func (s *Server) Close() {
+	s.tr.CloseIdleConnections()
+	_ = s.srv.Close()
+	s.wg.Wait()
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	w.Header().Set("Content-Type", "application/json")
+	s.mu.Lock()
+	n := s.seen[host]
+	s.seen[host]++
+	s.mu.Unlock()
+	h := fnv.New32a()
+	fmt.Fprint(h, host, r.URL.String(), n)
+	switch n := h.Sum32() % 120; {
+	case n < 12:
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"error":"rate limited"}`)
+	case n < 17:
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"error":"internal error"}`)
+	case n < 22:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"error":"unavailable"}`)
+	default:
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"host": host, "path": r.URL.Path, "query": r.URL.RawQuery,
+			"result": strings.ToUpper(host[:1]) + " found it",
+		})
+	}
+}
