@@ -50,7 +50,9 @@ func Prospects(n int) []Prospect {
 // An Enricher calls the providers' APIs (at the base URL, normally their
 // real hosts) through Client, and keeps a circuit breaker per source.
 type Enricher struct {
-	Client *http.Client
+	Client *http.Client // for every host not in Clients
+	// Clients, when set, gives each API host its own client.
+	Clients map[string]*http.Client
 	Scheme string // "https", or "http" for local fakes
 	// Cooldown is how long a source's circuit stays open after 3 failures
 	// in a row; zero means 2 seconds.
@@ -121,7 +123,11 @@ func (e *Enricher) call(ctx context.Context, host, path string, q url.Values) er
 	if err != nil {
 		return err
 	}
-	resp, err := e.Client.Do(req)
+	client := e.Client
+	if c, ok := e.Clients[host]; ok {
+		client = c
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
