@@ -53,7 +53,7 @@ type Enricher struct {
 	Client *http.Client // for every host not in Clients
 	// Clients, when set, gives each API host its own client.
 	Clients map[string]*http.Client
-	Scheme string // "https", or "http" for local fakes
+	Scheme  string // "https", or "http" for local fakes
 	// Cooldown is how long a source's circuit stays open after 3 failures
 	// in a row; zero means 2 seconds.
 	Cooldown time.Duration
