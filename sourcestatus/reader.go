@@ -82,17 +82,9 @@ func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Fa
 	if limit < 1 || limit > maxFailures {
 		return nil, fmt.Errorf("sourcestatus: failures: limit %d is not in 1..%d", limit, maxFailures)
 	}
-	from, err := formatSince(since)
+	rows, err := r.query(ctx, "failures", since, func(s *statements) string { return s.failures }, strconv.Itoa(limit))
 	if err != nil {
 		return nil, err
-	}
-	st, err := r.t.statements(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.t.db.Query(ctx, st.failures, from, strconv.Itoa(limit))
-	if err != nil {
-		return nil, r.t.dbErr(ctx, "failures", err)
 	}
 	var (
 		out []Failure
@@ -126,17 +118,9 @@ type SourceSummary struct {
 // every entry, legacy ones included. Sources come in name order. It reads
 // every row of the table.
 func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary, error) {
-	from, err := formatSince(since)
+	rows, err := r.query(ctx, "summary", since, func(s *statements) string { return s.summary })
 	if err != nil {
 		return nil, err
-	}
-	st, err := r.t.statements(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.t.db.Query(ctx, st.summary, from)
-	if err != nil {
-		return nil, r.t.dbErr(ctx, "summary", err)
 	}
 	var (
 		out    []SourceSummary
@@ -159,10 +143,23 @@ func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary,
 	return out, nil
 }
 
-// formatSince formats a lower time bound; zero means none.
-func formatSince(since time.Time) (string, error) {
-	if since.IsZero() {
-		return "", nil
+// query runs the statement that pick chooses with since, formatted (empty
+// when zero, meaning no bound), as its first parameter, then more.
+func (r *Reader) query(ctx context.Context, what string, since time.Time, pick func(*statements) string, more ...any) (pgx.Rows, error) {
+	from := ""
+	if !since.IsZero() {
+		var err error
+		if from, err = FormatTime(since); err != nil {
+			return nil, err
+		}
 	}
-	return FormatTime(since)
+	st, err := r.t.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.t.db.Query(ctx, pick(st), append([]any{from}, more...)...)
+	if err != nil {
+		return nil, r.t.dbErr(ctx, what, err)
+	}
+	return rows, nil
 }
