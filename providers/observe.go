@@ -51,6 +51,7 @@ func (b *countingBody) init(resp *http.Response, c Counter, p usage.Provider) {
 	b.rc, b.c, b.p, b.length = resp.Body, c, p, resp.ContentLength
 }
 
+// Read reads from the body and counts the call at io.EOF.
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.read.Add(int64(n))
@@ -81,4 +82,5 @@ type countingRWBody struct {
 	w io.Writer
 }
 
+// Write writes to the upgraded connection.
 func (b *countingRWBody) Write(p []byte) (int, error) { return b.w.Write(p) }
