@@ -156,6 +156,9 @@ func (t *Tracker) flush(ctx context.Context) error {
 // send writes b's unconfirmed items in one pipeline and records which Redis
 // confirmed. Only one send runs at a time.
 func (t *Tracker) send(ctx context.Context, b *batch) error {
+	if t.rdb == nil {
+		return errNilRedis
+	}
 	t.mu.Lock()
 	todo := make([]int, 0, len(b.items))
 	for i, it := range b.items {

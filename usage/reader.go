@@ -42,6 +42,9 @@ func (r *Reader) Daily(ctx context.Context, p Provider, from, to time.Time) ([]D
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	if r.rdb == nil {
+		return nil, errNilRedis
+	}
 	first, last := dayOf(from), dayOf(to)
 	if last < first {
 		return nil, fmt.Errorf("usage: daily %s: to (%s) is before from (%s)", p, to.UTC().Format(dayLayout), from.UTC().Format(dayLayout))

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"context"
+	"errors"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -19,3 +20,7 @@ var (
 	_ Redis = (*redis.ClusterClient)(nil)
 	_ Redis = (*redis.Ring)(nil)
 )
+
+// errNilRedis is returned by every write or read of a Tracker or Reader built
+// with a nil Redis.
+var errNilRedis = errors.New("usage: nil Redis client")

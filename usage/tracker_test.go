@@ -411,3 +411,17 @@ func TestPackageTrack(t *testing.T) {
 	usage.Track(usage.Exa)
 	checkStats(t, tr, usage.Stats{Tracked: 2, Pending: 2})
 }
+
+func TestNilRedisIsAnErrorNotAPanic(t *testing.T) {
+	errs := &errorLog{}
+	tr := usage.NewTracker(nil, usage.WithErrorHandler(errs.handle), usage.WithFlushInterval(time.Millisecond))
+	tr.Track(usage.Exa)
+	waitFor(t, "the flusher to report the nil client", func() bool { return len(errs.all()) > 0 })
+	if err := tr.Close(ctxTimeout(t, time.Second)); err == nil || !strings.Contains(err.Error(), "nil Redis") {
+		t.Errorf("Close = %v, want the nil client named", err)
+	}
+	checkStats(t, tr, usage.Stats{Tracked: 1, Pending: 1})
+	if _, err := usage.NewReader(nil).Daily(context.Background(), usage.Exa, noon, noon); err == nil {
+		t.Error("Daily on a nil client succeeded")
+	}
+}
