@@ -48,7 +48,9 @@ func newConfig(opts []Option) config {
 		}
 	}
 	if c.onError == nil {
-		c.onError = newRateLimitedLogger(time.Minute, c.clock)
+		c.onError = rateLimited(time.Minute, c.clock, func(err error, suppressed int64) {
+			slog.Default().Warn("enrichmeter usage tracker", "err", err, "suppressed", suppressed)
+		})
 	}
 	return c
 }
@@ -126,10 +128,10 @@ func WithMaxKeys(n int) Option {
 	})
 }
 
-// newRateLimitedLogger returns an error handler that logs through slog at
-// most once per every, and says how many errors it left out.
-func newRateLimitedLogger(every time.Duration, now func() time.Time) func(error) {
-	var last atomic.Int64 // unix nanoseconds of the last log line
+// rateLimited returns an error handler that passes at most one error per
+// every to emit, with how many it left out since the last.
+func rateLimited(every time.Duration, now func() time.Time, emit func(err error, suppressed int64)) func(error) {
+	var last atomic.Int64 // unix nanoseconds of the last emitted error
 	var skipped atomic.Int64
 	return func(err error) {
 		t := now().UnixNano()
@@ -138,6 +140,6 @@ func newRateLimitedLogger(every time.Duration, now func() time.Time) func(error)
 			skipped.Add(1)
 			return
 		}
-		slog.Default().Warn("enrichmeter usage tracker", "err", err, "suppressed", skipped.Swap(0))
+		emit(err, skipped.Swap(0))
 	}
 }
