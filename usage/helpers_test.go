@@ -3,6 +3,7 @@ package usage_test
 import (
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,16 +43,73 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 	})
 }
 
-// forEachNode is forEachBackend without the cluster, for tests that put a
-// proxy between the tracker and one server.
-func forEachNode(t *testing.T, f func(t *testing.T, b backend)) {
+// proxied reaches a backend through fault-injecting proxies, one per node,
+// so a test can stop Redis or cut its replies on a single server and on a
+// cluster alike.
+type proxied struct {
+	rdb     redis.UniversalClient
+	proxies []*testsupport.Proxy
+}
+
+// proxyOptions are the client settings a fault test needs.
+type proxyOptions struct {
+	readTimeout time.Duration
+	maxRetries  int // -1: none
+}
+
+func newProxied(t *testing.T, b backend, o proxyOptions) proxied {
 	t.Helper()
-	forEachBackend(t, func(t *testing.T, b backend) {
-		if b.addr == "" {
-			t.Skip("needs a single node")
-		}
-		f(t, b)
+	if b.addr != "" {
+		p := testsupport.NewProxy(t, b.addr)
+		rdb := redis.NewClient(&redis.Options{Addr: p.Addr, ReadTimeout: o.readTimeout, MaxRetries: o.maxRetries, DialerRetries: 1})
+		t.Cleanup(func() { _ = rdb.Close() })
+		return proxied{rdb: rdb, proxies: []*testsupport.Proxy{p}}
+	}
+	// A cluster: every node the client is told about is dialed through its
+	// own proxy.
+	var addrs []string
+	var mu sync.Mutex
+	err := b.rdb.(*redis.ClusterClient).ForEachShard(context.Background(), func(ctx context.Context, n *redis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		addrs = append(addrs, n.Options().Addr)
+		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	via := map[string]string{}
+	var out proxied
+	for _, a := range addrs {
+		p := testsupport.NewProxy(t, a)
+		via[a] = p.Addr
+		out.proxies = append(out.proxies, p)
+	}
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: addrs[:1], ReadTimeout: o.readTimeout, MaxRetries: o.maxRetries, DialerRetries: 1,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if p, ok := via[addr]; ok {
+				addr = p
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	out.rdb = rdb
+	return out
+}
+
+// each calls f on every proxy.
+func (p proxied) each(f func(*testsupport.Proxy)) {
+	for _, x := range p.proxies {
+		f(x)
+	}
+}
+
+func (p proxied) droppedBytes() int64 {
+	var n int64
+	p.each(func(x *testsupport.Proxy) { n += x.DroppedBytes() })
+	return n
 }
 
 func realBackend(t *testing.T, rdb redis.UniversalClient, addr string) backend {

@@ -132,9 +132,11 @@ func TestTrackKeepsCountsWhileRedisIsDown(t *testing.T) {
 		})
 	})
 	t.Run("proxy down", func(t *testing.T) {
-		forEachNode(t, func(t *testing.T, b backend) {
-			proxy := testsupport.NewProxy(t, b.addr)
-			testOutage(t, b, fastFailClient(t, proxy.Addr), func() { proxy.SetDown(true) }, func() { proxy.SetDown(false) })
+		forEachBackend(t, func(t *testing.T, b backend) {
+			p := newProxied(t, b, proxyOptions{maxRetries: -1})
+			testOutage(t, b, p.rdb,
+				func() { p.each(func(x *testsupport.Proxy) { x.SetDown(true) }) },
+				func() { p.each(func(x *testsupport.Proxy) { x.SetDown(false) }) })
 		})
 	})
 }
@@ -185,13 +187,11 @@ func testOutage(t *testing.T, b backend, rdb usage.Redis, stop, start func()) {
 }
 
 func TestTrackLostRepliesAreNotCountedTwice(t *testing.T) {
-	forEachNode(t, func(t *testing.T, b backend) {
-		proxy := testsupport.NewProxy(t, b.addr)
+	forEachBackend(t, func(t *testing.T, b backend) {
 		// Short read timeouts, and go-redis' own retries, which re-send the
 		// pipeline whose reply was lost.
-		rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, ReadTimeout: 100 * time.Millisecond, MaxRetries: 2})
-		t.Cleanup(func() { _ = rdb.Close() })
-		tr := usage.NewTracker(rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+		p := newProxied(t, b, proxyOptions{readTimeout: 100 * time.Millisecond, maxRetries: 2})
+		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
 		closeAtCleanup(t, tr)
 		ctx := ctxTimeout(t, 20*time.Second)
 		key := b.keyFor(usage.Exa, noon)
@@ -203,11 +203,11 @@ func TestTrackLostRepliesAreNotCountedTwice(t *testing.T) {
 		for range 40 {
 			tr.Track(usage.Exa)
 		}
-		proxy.DropReplies(true)
+		p.each(func(x *testsupport.Proxy) { x.DropReplies(true) })
 		if err := tr.Flush(ctx); err == nil {
 			t.Fatal("Flush without replies returned nil")
 		}
-		if proxy.DroppedBytes() == 0 {
+		if p.droppedBytes() == 0 {
 			t.Fatal("the proxy dropped no reply")
 		}
 		// Redis applied the write (once, though it was sent three times)...
@@ -219,8 +219,10 @@ func TestTrackLostRepliesAreNotCountedTwice(t *testing.T) {
 			tr.Track(usage.Exa)
 		}
 		// ...and re-sending the unconfirmed batch does not apply it again.
-		proxy.DropReplies(false)
-		proxy.CutConnections()
+		p.each(func(x *testsupport.Proxy) {
+			x.DropReplies(false)
+			x.CutConnections()
+		})
 		if err := tr.Flush(ctx); err != nil {
 			t.Fatalf("Flush with replies back: %v", err)
 		}
