@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -86,7 +85,7 @@ func run(stop context.Context, out io.Writer, c config) error {
 	}
 	defer pool.Close()
 	prospects := enrich.Prospects(c.prospects)
-	if err := createProspects(ctx, pool, c.table, prospects); err != nil {
+	if err := enrich.CreateTable(ctx, pool, c.table, prospects...); err != nil {
 		return err
 	}
 	updater, err := sourcestatus.NewUpdater(pool, sourcestatus.WithTable(c.table))
@@ -161,18 +160,6 @@ func process(ctx context.Context, u *sourcestatus.Updater, e *enrich.Enricher, p
 		}
 	}
 	return nil
-}
-
-func createProspects(ctx context.Context, pool *pgxpool.Pool, table string, prospects []enrich.Prospect) error {
-	t := pgx.Identifier{table}.Sanitize()
-	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+t+` (id uuid PRIMARY KEY, name text NOT NULL, enrichment_source_status jsonb)`); err != nil {
-		return fmt.Errorf("create %s: %w", table, err)
-	}
-	batch := &pgx.Batch{}
-	for _, p := range prospects {
-		batch.Queue(`INSERT INTO `+t+` (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, p.ID, p.Name)
-	}
-	return pool.SendBatch(ctx, batch).Close()
 }
 
 // summarize prints the Enrichment Pipeline card.

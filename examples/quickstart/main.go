@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -121,11 +120,18 @@ func run(ctx context.Context, out io.Writer, c config) error {
 	for d := 6; d >= 0; d-- {
 		day := now.AddDate(0, 0, -d)
 		simulated.Store(day.UnixNano())
-		batch := prospects[:10+(6-d)*3] // a busier pipeline every day
-		for i, p := range batch {
-			p.ID = fmt.Sprintf("00000000-0000-4000-800%d-%012d", d, i+1) // a new prospect each day
+		batch := append([]enrich.Prospect(nil), prospects[:10+(6-d)*3]...) // busier every day
+		for i := range batch {
+			batch[i].ID = fmt.Sprintf("00000000-0000-4000-800%d-%012d", d, i+1) // new prospects each day
+		}
+		if pool != nil {
+			if err := enrich.CreateTable(ctx, pool, c.table, batch...); err != nil {
+				return err
+			}
+		}
+		for _, p := range batch {
 			if statuses != nil {
-				if err := addProspect(ctx, pool, statuses, c.table, p); err != nil {
+				if err := statuses.Init(ctx, p.ID, enrich.Sources...); err != nil {
 					return err
 				}
 			}
@@ -248,20 +254,9 @@ func openProspects(ctx context.Context, c config) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	table := pgx.Identifier{c.table}.Sanitize()
-	_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (id uuid PRIMARY KEY, name text NOT NULL, enrichment_source_status jsonb)`)
-	if err != nil {
+	if err := enrich.CreateTable(ctx, pool, c.table); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("create %s: %w", c.table, err)
+		return nil, err
 	}
 	return pool, nil
-}
-
-// addProspect inserts p if it is new and marks its sources pending.
-func addProspect(ctx context.Context, pool *pgxpool.Pool, u *sourcestatus.Updater, table string, p enrich.Prospect) error {
-	_, err := pool.Exec(ctx, `INSERT INTO `+pgx.Identifier{table}.Sanitize()+` (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, p.ID, p.Name)
-	if err != nil {
-		return err
-	}
-	return u.Init(ctx, p.ID, enrich.Sources...)
 }
