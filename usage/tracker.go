@@ -1,3 +1,19 @@
+// Package usage counts each paid API provider's successful calls per UTC day
+// in Redis, for the dashboard's API Quota Burn card, without ever slowing
+// down or failing the call it counts. Most users need one call,
+// [Tracker.Track], after each successful call, on a tracker built once with
+// [NewTracker] and closed at shutdown:
+//
+//	tracker := usage.NewTracker(rdb) // *redis.Client, *redis.ClusterClient or *redis.Ring
+//	defer tracker.Close(shutdownCtx)
+//	tracker.Track(usage.Exa)
+//
+// Counts live in keys "api_usage:{provider}:{YYYY-MM-DD}" (see [Key]) as
+// plain integers with a 90-day TTL, the format the TypeScript app shares.
+// Track only adds to an in-memory counter; a background flusher sends all
+// pending counts in one pipelined round trip per second, idempotently, so
+// counts survive Redis outages and lost replies without being counted twice.
+// A [Reader] reads the daily counts back and reports quota burn.
 package usage
 
 import (
