@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
 
@@ -80,6 +81,30 @@ func BenchmarkCount(b *testing.B) {
 		})
 		b.StopTimer()
 		reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
+	})
+}
+
+// BenchmarkPerCallPipelineRealRedis is the per-call baseline against a real
+// Redis (ENRICHMETER_TEST_REDIS), where a round trip costs what it does in
+// production on loopback.
+func BenchmarkPerCallPipelineRealRedis(b *testing.B) {
+	ctx := context.Background()
+	rdb := testsupport.Redis(b)
+	prefix := testsupport.UniqueName("bench")
+	testsupport.DeleteKeysAtCleanup(b, rdb, prefix+"*")
+	k := prefix + ":exa:" + time.Now().UTC().Format("2006-01-02")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				p.Incr(ctx, k)
+				p.Expire(ctx, k, usage.DefaultTTL)
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }
 
