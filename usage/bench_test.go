@@ -64,21 +64,8 @@ func BenchmarkCount(b *testing.B) {
 		s := miniredis.RunT(b)
 		rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
 		defer rdb.Close()
-		b.ReportAllocs()
 		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				k := usage.Key(usage.Exa, time.Now())
-				_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-					p.Incr(ctx, k)
-					p.Expire(ctx, k, usage.DefaultTTL)
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		perCallPipeline(b, rdb, func() string { return usage.Key(usage.Exa, time.Now()) })
 		b.StopTimer()
 		reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
 	})
@@ -88,14 +75,20 @@ func BenchmarkCount(b *testing.B) {
 // Redis (ENRICHMETER_TEST_REDIS), where a round trip costs what it does in
 // production on loopback.
 func BenchmarkPerCallPipelineRealRedis(b *testing.B) {
-	ctx := context.Background()
 	rdb := testsupport.Redis(b)
 	prefix := testsupport.UniqueName("bench")
 	testsupport.DeleteKeysAtCleanup(b, rdb, prefix+"*")
-	k := prefix + ":exa:" + time.Now().UTC().Format("2006-01-02")
+	perCallPipeline(b, rdb, func() string { return prefix + ":exa:" + time.Now().UTC().Format("2006-01-02") })
+}
+
+// perCallPipeline counts each call as the TypeScript app does: one awaited
+// INCR+EXPIRE pipeline, on the key of the call's day.
+func perCallPipeline(b *testing.B, rdb redis.Cmdable, key func() string) {
+	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
+			k := key()
 			_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 				p.Incr(ctx, k)
 				p.Expire(ctx, k, usage.DefaultTTL)
