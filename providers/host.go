@@ -63,9 +63,9 @@ func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, 
 	return t
 }
 
-// validHostname accepts what can follow "*." in a pattern or stand as a host:
-// non-empty labels of letters, digits, '-' and '_' (and ':' or brackets for
-// an IPv6 literal are not needed: an IP address is matched as a host name).
+// validHostname accepts a lower-case host name, or what follows "*." in a
+// pattern: non-empty dot-separated labels of letters, digits, '-' and '_'.
+// An IPv4 address passes; an IPv6 literal, a port or a scheme does not.
 func validHostname(h string) bool {
 	if h == "" || h[0] == '.' || h[len(h)-1] == '.' || strings.Contains(h, "..") {
 		return false
