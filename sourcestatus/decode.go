@@ -44,7 +44,7 @@ func (d *decoder) peek() byte {
 
 // literal consumes lit if it comes next.
 func (d *decoder) literal(lit string) bool {
-	if strings.HasPrefix(string(d.data[d.pos:]), lit) {
+	if len(d.data)-d.pos >= len(lit) && string(d.data[d.pos:d.pos+len(lit)]) == lit {
 		d.pos += len(lit)
 		return true
 	}
@@ -164,14 +164,7 @@ func (d *decoder) object(fn func(key []byte) error) error {
 	if d.peek() != '{' {
 		return fmt.Errorf("sourcestatus: column is %s, want an object", kind(d.peek()))
 	}
-	d.pos++
-	d.skipSpace()
-	if d.peek() == '}' {
-		d.pos++
-		return nil
-	}
-	for {
-		d.skipSpace()
+	return d.list('}', func() error {
 		if d.peek() != '"' {
 			return d.syntax("want a key")
 		}
@@ -185,18 +178,33 @@ func (d *decoder) object(fn func(key []byte) error) error {
 		}
 		d.pos++
 		d.skipSpace()
-		if err := fn(key); err != nil {
+		return fn(key)
+	})
+}
+
+// list reads the comma-separated elements of the object or array whose
+// opening bracket is next, up to end, calling elem at each element.
+func (d *decoder) list(end byte, elem func() error) error {
+	d.pos++ // the opening bracket
+	d.skipSpace()
+	if d.peek() == end {
+		d.pos++
+		return nil
+	}
+	for {
+		d.skipSpace()
+		if err := elem(); err != nil {
 			return err
 		}
 		d.skipSpace()
 		switch d.peek() {
 		case ',':
 			d.pos++
-		case '}':
+		case end:
 			d.pos++
 			return nil
 		default:
-			return d.syntax("want ',' or '}' in an object")
+			return d.syntax("want ',' or '%c'", end)
 		}
 	}
 }
@@ -216,11 +224,7 @@ func (d *decoder) rawStr() ([]byte, error) {
 		switch c := d.data[i]; {
 		case c == '"':
 			d.pos = i + 1
-			s := d.data[start:i]
-			if !utf8.Valid(s) {
-				return []byte(strings.ToValidUTF8(string(s), "\uFFFD")), nil
-			}
-			return s, nil
+			return validUTF8(d.data[start:i]), nil
 		case c == '\\':
 			return d.escapedStr(start)
 		case c < 0x20:
@@ -242,10 +246,7 @@ func (d *decoder) escapedStr(start int) ([]byte, error) {
 		case c == '"':
 			d.pos = i + 1
 			d.buf = b
-			if !utf8.Valid(b) {
-				return []byte(strings.ToValidUTF8(string(b), "\uFFFD")), nil
-			}
-			return b, nil
+			return validUTF8(b), nil
 		case c < 0x20:
 			d.pos = i
 			return nil, d.syntax("control character in a string")
@@ -301,6 +302,15 @@ func (d *decoder) escapedStr(start int) ([]byte, error) {
 	return nil, d.syntax("unterminated string")
 }
 
+// validUTF8 returns b, or a copy with each invalid sequence replaced by
+// U+FFFD, as a Go string from JSON would hold it.
+func validUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	return []byte(strings.ToValidUTF8(string(b), "\uFFFD"))
+}
+
 func hex4(data []byte, i int) (rune, bool) {
 	if i+4 > len(data) {
 		return 0, false
@@ -335,27 +345,7 @@ func (d *decoder) skipValue(depth int) error {
 	case c == '{':
 		return d.object(func([]byte) error { return d.skipValue(depth + 1) })
 	case c == '[':
-		d.pos++
-		d.skipSpace()
-		if d.peek() == ']' {
-			d.pos++
-			return nil
-		}
-		for {
-			if err := d.skipValue(depth + 1); err != nil {
-				return err
-			}
-			d.skipSpace()
-			switch d.peek() {
-			case ',':
-				d.pos++
-			case ']':
-				d.pos++
-				return nil
-			default:
-				return d.syntax("want ',' or ']' in an array")
-			}
-		}
+		return d.list(']', func() error { return d.skipValue(depth + 1) })
 	case c == 't':
 		return d.want("true")
 	case c == 'f':

@@ -69,11 +69,10 @@ func WithClock(now func() time.Time) Option {
 	})
 }
 
-// names holds the quoted identifiers of a validated configuration.
+// names holds the quoted identifiers of a validated configuration; the
+// unquoted ones are in config.
 type names struct {
-	table, column, idColumn string // quoted for SQL
-	tableText               string // the table as regclass reads it
-	columnName, idName      string // unquoted, for the catalog
+	table, column, idColumn string
 }
 
 func newConfig(opts []Option) (config, names, error) {
@@ -96,11 +95,7 @@ func newConfig(opts []Option) (config, names, error) {
 	if err != nil {
 		return c, n, err
 	}
-	n = names{
-		table: table.Sanitize(), column: column.Sanitize(), idColumn: id.Sanitize(),
-		tableText: table.Sanitize(), columnName: c.column, idName: c.idColumn,
-	}
-	return c, n, nil
+	return c, names{table: table.Sanitize(), column: column.Sanitize(), idColumn: id.Sanitize()}, nil
 }
 
 // identifier checks a name made of up to parts dot-separated plain SQL

@@ -53,7 +53,7 @@ func (t *table) statements(ctx context.Context) (*statements, error) {
 	const q = `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
 FROM pg_attribute a
 WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text) AND a.attnum > 0 AND NOT a.attisdropped`
-	rows, err := t.db.Query(ctx, q, t.n.tableText, t.n.columnName, t.n.idName)
+	rows, err := t.db.Query(ctx, q, t.n.table, t.cfg.column, t.cfg.idColumn)
 	if err != nil {
 		return nil, t.dbErr(ctx, "read the columns of "+t.cfg.table, err)
 	}
@@ -66,11 +66,11 @@ WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text
 	if err != nil {
 		return nil, t.dbErr(ctx, "read the columns of "+t.cfg.table, err)
 	}
-	idType, ok := types[t.n.idName]
+	idType, ok := types[t.cfg.idColumn]
 	if !ok {
 		return nil, fmt.Errorf("sourcestatus: table %s has no column %s", t.cfg.table, t.cfg.idColumn)
 	}
-	if typ, ok := types[t.n.columnName]; !ok || typ != "jsonb" {
+	if typ, ok := types[t.cfg.column]; !ok || typ != "jsonb" {
 		if !ok {
 			typ = "no such column"
 		}

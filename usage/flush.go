@@ -169,33 +169,24 @@ func (t *Tracker) send(ctx context.Context, b *batch) error {
 	t.mu.Unlock()
 
 	cmds := make([]*redis.Cmd, len(todo))
-	args := func(it item) []any {
-		return []any{it.n, b.seq, t.cfg.ttl.Milliseconds(), markerTTL.Milliseconds()}
-	}
-	_, _ = t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for j, i := range todo {
-			it := b.items[i]
-			cmds[j] = incrScript.EvalSha(ctx, pipe, []string{it.key, it.marker}, args(it)...)
-		}
-		return nil
-	})
-	// A server that has not loaded the script yet answers NOSCRIPT without
-	// running anything; send those items again with the script's body.
-	var retry []int
-	for j := range todo {
-		if redis.HasErrorPrefix(cmds[j].Err(), "NOSCRIPT") {
-			retry = append(retry, j)
-		}
-	}
-	if len(retry) > 0 {
+	ttl, mttl := t.cfg.ttl.Milliseconds(), markerTTL.Milliseconds()
+	// pipeline sends, in one round trip, the items of todo that want picks,
+	// with run; a pipeline left empty sends nothing.
+	pipeline := func(want func(j int) bool, run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) {
 		_, _ = t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for _, j := range retry {
-				it := b.items[todo[j]]
-				cmds[j] = incrScript.Eval(ctx, pipe, []string{it.key, it.marker}, args(it)...)
+			for j, i := range todo {
+				if want(j) {
+					it := b.items[i]
+					cmds[j] = run(ctx, pipe, []string{it.key, it.marker}, it.n, b.seq, ttl, mttl)
+				}
 			}
 			return nil
 		})
 	}
+	pipeline(func(int) bool { return true }, incrScript.EvalSha)
+	// A server that has not loaded the script yet answers NOSCRIPT without
+	// running anything; send those items again with the script's body.
+	pipeline(func(j int) bool { return redis.HasErrorPrefix(cmds[j].Err(), "NOSCRIPT") }, incrScript.Eval)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -26,22 +26,32 @@ const maxProviderLen = 64
 // a lower-case ASCII letter, a digit, '_' or '-'. Anything else could make
 // keys collide or escape their namespace, so it is rejected.
 func (p Provider) Validate() error {
-	if len(p) == 0 {
+	switch i := p.invalidAt(); {
+	case i < 0:
+		return nil
+	case len(p) == 0:
 		return fmt.Errorf("usage: invalid provider %q: empty", string(p))
-	}
-	if len(p) > maxProviderLen {
+	case len(p) > maxProviderLen:
 		return fmt.Errorf("usage: invalid provider %.20q...: longer than %d bytes", string(p), maxProviderLen)
+	default:
+		return fmt.Errorf("usage: invalid provider %q: byte %q at %d is not in [a-z0-9_-]", string(p), p[i], i)
 	}
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; !validProviderByte(c) {
-			return fmt.Errorf("usage: invalid provider %q: byte %q at %d is not in [a-z0-9_-]", string(p), c, i)
-		}
-	}
-	return nil
 }
 
-func validProviderByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-'
+// invalidAt returns -1 when p is a valid provider name, and otherwise the
+// index of its first bad byte, or 0 when its length is out of range. It does
+// not allocate, so Track's slow path can check without building an error.
+func (p Provider) invalidAt() int {
+	if len(p) == 0 || len(p) > maxProviderLen {
+		return 0
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return i
+		}
+	}
+	return -1
 }
 
 // DefaultPrefix is the key prefix shared with the TypeScript app.

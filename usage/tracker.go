@@ -86,7 +86,7 @@ type cellKey struct {
 	d day
 }
 
-// retired is added to a cell's count when the flusher takes it for the last
+// retired replaces a cell's count when the flusher takes it for the last
 // time: any later Add returns a negative number, so the caller knows its call
 // was not counted there and goes to the slow path.
 const retired = -1 << 63
@@ -147,7 +147,7 @@ func (t *Tracker) Track(p Provider) {
 
 // trackSlow counts a call that has no live cell of today for its provider.
 func (t *Tracker) trackSlow(p Provider, d day) {
-	if !validProvider(p) {
+	if p.invalidAt() >= 0 {
 		t.drop(p.Validate)
 		return
 	}
@@ -173,18 +173,6 @@ func (t *Tracker) trackSlow(p Provider, d day) {
 	if cur := e.cur.Load(); cur == nil || cur.n.Load() < 0 || cur.k.d <= d {
 		e.cur.Store(c)
 	}
-}
-
-func validProvider(p Provider) bool {
-	if len(p) == 0 || len(p) > maxProviderLen {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if !validProviderByte(p[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // drop counts a dropped call and keeps its error for the flusher to report,
