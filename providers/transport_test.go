@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -463,5 +462,3 @@ func TestWiringMistakesPanicAtConstruction(t *testing.T) {
 		}()
 	}
 }
-
-var _ = httptest.NewServer

@@ -81,3 +81,16 @@ func column(t *testing.T, db sourcestatus.DB, id string) string {
 func fixedClock(at time.Time) sourcestatus.Option {
 	return sourcestatus.WithClock(func() time.Time { return at })
 }
+
+// checkStatuses fails t unless got holds exactly the entries of want.
+func checkStatuses(t *testing.T, got, want sourcestatus.Statuses) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %+v, want %+v", k, got[k], v)
+		}
+	}
+}

@@ -166,14 +166,7 @@ func TestStatusesUnmarshal(t *testing.T) {
 		"exa":        {Status: sourcestatus.Failed, Error: "HTTP 429", At: at},
 		"claude":     {Status: sourcestatus.Pending, At: at},
 	}
-	if len(s) != len(want) {
-		t.Fatalf("got %v, want %v", s, want)
-	}
-	for k, v := range want {
-		if s[k] != v {
-			t.Errorf("%s = %+v, want %+v", k, s[k], v)
-		}
-	}
+	checkStatuses(t, s, want)
 	for _, bad := range []string{`"complete"`, `[]`, `{"exa": 1}`, `{"exa": "complete"`} {
 		if err := json.Unmarshal([]byte(bad), &s); err == nil {
 			t.Errorf("Unmarshal(%s) into Statuses succeeded", bad)

@@ -143,14 +143,7 @@ func TestGet(t *testing.T) {
 			"claude": {Status: sourcestatus.Failed, Error: "overloaded", At: five},
 			"sec":    {Status: sourcestatus.Complete, At: five},
 		}
-		if len(got) != len(want) {
-			t.Fatalf("Get = %+v, want %+v", got, want)
-		}
-		for k, v := range want {
-			if got[k] != v {
-				t.Errorf("%s = %+v, want %+v", k, got[k], v)
-			}
-		}
+		checkStatuses(t, got, want)
 		for _, id := range []string{"d", "e", "f"} { // not objects: no statuses
 			if s, err := r.Get(ctx, id); err != nil || len(s) != 0 {
 				t.Errorf("Get(%s) = %v, %v; want no statuses", id, s, err)

@@ -114,7 +114,7 @@ func run(ctx context.Context, out io.Writer, c config) error {
 	// The week passes in a second here, so circuits cool down in milliseconds.
 	enricher := &enrich.Enricher{Client: client, Scheme: "http", Cooldown: 5 * time.Millisecond}
 
-	var sample []sourcestatus.Payload
+	var sample sourcestatus.Payload // a failure, to show its JSON
 	prospects := enrich.Prospects(30)
 	total := 0
 	for d := 6; d >= 0; d-- {
@@ -137,8 +137,8 @@ func run(ctx context.Context, out io.Writer, c config) error {
 			}
 			for source, outcome := range enricher.Run(ctx, p) {
 				outcome.At = day
-				if outcome.Status == sourcestatus.Failed && len(sample) == 0 {
-					sample = append(sample, outcome)
+				if outcome.Status == sourcestatus.Failed && sample.Status == "" {
+					sample = outcome
 				}
 				if statuses != nil {
 					if err := statuses.Update(ctx, p.ID, source, outcome); err != nil {
@@ -222,10 +222,10 @@ func sparkline(days []usage.DayCount) string {
 }
 
 // printStatusJSON shows what the pipeline writes to the status column.
-func printStatusJSON(out io.Writer, sample []sourcestatus.Payload) {
+func printStatusJSON(out io.Writer, sample sourcestatus.Payload) {
 	fmt.Fprintln(out, "Source status: the JSON each entry of enrichment_source_status gets")
-	if len(sample) > 0 {
-		b, _ := sample[0].MarshalJSON()
+	if sample.Status != "" {
+		b, _ := sample.MarshalJSON()
 		fmt.Fprintf(out, "  new shape:     %s\n", b)
 	}
 	var legacy sourcestatus.Payload

@@ -30,10 +30,8 @@ var Hosts = map[string]string{
 // before: about one in ten is rate limited (429), one in twelve fails (500 or
 // 503), the rest succeed.
 type Server struct {
-	URL  string // http://127.0.0.1:port
-	addr string
+	addr string // where the fakes listen
 	srv  *http.Server
-	ln   net.Listener
 	wg   sync.WaitGroup
 	tr   *http.Transport
 
@@ -47,7 +45,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), addr: ln.Addr().String(), ln: ln, seen: map[string]int{}}
+	s := &Server{addr: ln.Addr().String(), seen: map[string]int{}}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
 	s.tr = &http.Transport{
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
