@@ -77,16 +77,25 @@ func anchorIn(year int, month time.Month, anchor int) time.Time {
 // burnWindow is how many days, today included, the burn rate averages over.
 const burnWindow = 7
 
+// minBurnSpan is the shortest time the burn rate is averaged over, so that
+// the first calls after midnight on a provider's first day do not read as
+// an enormous rate.
+const minBurnSpan = time.Hour
+
 // BurnReport is a provider's use of its quota in the current period.
 type BurnReport struct {
 	Provider    Provider
 	Quota       Quota
 	PeriodStart time.Time // UTC, included
 	PeriodEnd   time.Time // UTC, excluded: when the quota resets
-	Used        int64     // calls counted since PeriodStart
+	Used        int64     // units counted since PeriodStart
 	Remaining   int64     // Limit - Used, at least 0
-	// DailyAverage is the burn rate: the calls of the last 7 UTC days, today
-	// included, per 24 hours of the time elapsed since the first of them began.
+	Over        int64     // Used - Limit, at least 0: how far past the quota
+	// DailyAverage is the burn rate, units per 24 hours: the units of the
+	// last 7 UTC days, today included, divided by the time since the first
+	// of those days that has any began (at least an hour), so a provider
+	// first used this week is not averaged over days before it existed.
+	// Zero when those days have none.
 	DailyAverage float64
 	// Exhausts is when the quota runs out at DailyAverage: the reader's now
 	// when nothing remains, and the zero time when there is no usage or it
@@ -96,7 +105,8 @@ type BurnReport struct {
 
 // Burn reports p's use of q in the period that contains the reader's now, the
 // average daily burn over the last 7 days, and when the quota will run out at
-// that rate. It reads all the days it needs in one round trip.
+// that rate. It reads all the days it needs in one round trip. p may be any
+// counter, calls or an amount such as [ClaudeOutputTokens].
 func (r *Reader) Burn(ctx context.Context, p Provider, q Quota) (BurnReport, error) {
 	if err := q.validate(); err != nil {
 		return BurnReport{}, err
@@ -112,27 +122,42 @@ func (r *Reader) Burn(ctx context.Context, p Provider, q Quota) (BurnReport, err
 	if err != nil {
 		return BurnReport{}, err
 	}
+	return burn(p, q, now, start, end, windowStart, days), nil
+}
+
+// burn computes the report from the daily counts, oldest first, that cover
+// both the period and the burn window.
+func burn(p Provider, q Quota, now, start, end, windowStart time.Time, days []DayCount) BurnReport {
 	rep := BurnReport{Provider: p, Quota: q, PeriodStart: start, PeriodEnd: end}
 	var window int64
+	var first time.Time // the first day of the window that has units
 	for _, d := range days {
 		if !d.Day.Before(start) {
 			rep.Used += d.Count
 		}
-		if !d.Day.Before(windowStart) {
+		if !d.Day.Before(windowStart) && d.Count > 0 {
 			window += d.Count
+			if first.IsZero() {
+				first = d.Day
+			}
 		}
 	}
 	rep.Remaining = max(q.Limit-rep.Used, 0)
-	elapsed := now.Sub(windowStart)
-	rep.DailyAverage = float64(window) / (float64(elapsed) / float64(24*time.Hour))
+	rep.Over = max(rep.Used-q.Limit, 0)
+	if window > 0 {
+		span := max(now.Sub(first), minBurnSpan)
+		rep.DailyAverage = float64(window) / span.Hours() * 24
+	}
 	switch {
 	case rep.Remaining == 0:
 		rep.Exhausts = now
 	case window > 0:
-		left := time.Duration(float64(rep.Remaining) / float64(window) * float64(elapsed))
-		if at := now.Add(left); at.Before(end) {
-			rep.Exhausts = at
+		// In float seconds, compared before converting: a limit far above
+		// the use would overflow a time.Duration.
+		left := float64(rep.Remaining) / rep.DailyAverage * 86400
+		if left < end.Sub(now).Seconds() {
+			rep.Exhausts = now.Add(time.Duration(left * float64(time.Second)))
 		}
 	}
-	return rep, nil
+	return rep
 }

@@ -108,3 +108,29 @@ func ExampleReader_Burn() {
 	// used 7800 of 9000, 1200 left, burning 323 a day
 	// runs out 2026-11-30T05:08:34Z before the reset on 2026-12-01
 }
+
+func ExampleTracker_Add() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	at := time.Date(2026, 11, 26, 3, 15, 3, 0, time.UTC)
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return at }))
+
+	// One Claude call that read 1,200 input tokens and wrote 350.
+	tracker.Track(usage.Claude)
+	tracker.Add(usage.ClaudeInputTokens, 1200)
+	tracker.Add(usage.ClaudeOutputTokens, 350)
+	if err := tracker.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+
+	for _, p := range []usage.Provider{usage.Claude, usage.ClaudeInputTokens, usage.ClaudeOutputTokens} {
+		n, _ := rdb.Get(context.Background(), usage.Key(p, at)).Result()
+		fmt.Println(usage.Key(p, at), "=", n)
+	}
+	fmt.Println(tracker.Stats()) // in units: one call, and 1,550 tokens
+	// Output:
+	// api_usage:claude:2026-11-26 = 1
+	// api_usage:claude_input_tokens:2026-11-26 = 1200
+	// api_usage:claude_output_tokens:2026-11-26 = 350
+	// tracked=1551 flushed=1551 pending=0 dropped=0
+}

@@ -1,22 +1,79 @@
 package usage
 
+// How a count moves
+//
+// Every (provider, UTC day) has one slot, which owns one Redis key. Units
+// move through the slot's fields from left to right, and each unit is in
+// exactly one of them at any moment (Stats adds them up):
+//
+//	            Track/Add           take               cut                 reply 1 or 0
+//	caller ──▶ cell (n) ────────▶ unsent ──────────▶ inflight (seq) ───────────────▶ flushed
+//	           atomic add,        under mu           under mu            under mu
+//	           no lock               ▲                   │
+//	                                 └── error reply ────┤  proves nothing was applied:
+//	                                                     │  merged back, sent again under a new seq
+//	                                        no reply ────┘  proves nothing either way:
+//	                                                        stays inflight, sent again under the same seq
+//
+//   - cell: slot.n counts every unit added since the slot began; Track only
+//     adds to it, with one atomic add and no lock. The flusher keeps in
+//     slot.taken how much of it has moved on, so take moves n - taken.
+//   - retire: a slot of a past day, every slot once the tracker is closed,
+//     and an idle slot the key cap reclaims, is retired: retiredBit is set
+//     in n by one atomic Or, which returns the final count. A caller that
+//     still holds the slot sees a negative sum, knows its units were not
+//     counted there, and counts them on the slow path, under mu: in the
+//     day's next slot, or straight into unsent when the day's slot is
+//     retired but not yet drained. A retired slot leaves the map once
+//     nothing is unsent or inflight.
+//   - cut: a slot with nothing inflight sends all its unsent units under the
+//     round's new sequence number. A slot with units inflight sends them
+//     again under their old number and keeps its unsent units back, since a
+//     newer number applied first would make Redis skip the older one for
+//     good. Sequence numbers only grow, so per key they grow too.
+//   - the script (incrScript) applies a key's item only if the key's marker
+//     holds a smaller number, and records the number in the same step. An
+//     error reply means it applied nothing (see incrScript), so those units
+//     return to unsent. A reply that
+//     never came may hide an applied write, so the same item, under the
+//     same number, goes again: applied once, whatever happens.
+//
+// Rounds and locks: a round is take, cut, send and apply. Whoever holds
+// t.sem (capacity 1) runs the only round: the flusher's tick takes it
+// without waiting, Flush and Close wait for it with their context. The round
+// sends from a goroutine of its own, which releases t.sem when Redis answers
+// or the client gives up, so a caller whose context ends stops waiting while
+// the write finishes in the background; the next round starts only after it.
+// t.mu protects the slot map and every slot field except n; it is never held
+// during I/O.
+
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// markerTTL is how long Redis remembers that a tracker's batch was applied to
-// a key. A batch whose reply was lost is re-sent within one flush interval of
-// Redis coming back, far sooner than this.
+// markerTTL is how long Redis remembers the last of a tracker's writes
+// applied to a key. An unconfirmed write is sent again every flush interval
+// while Redis is reachable, far sooner than this; a write whose reply was
+// lost and that stays unconfirmed for longer (Redis unreachable for a day)
+// could be applied twice.
 const markerTTL = 24 * time.Hour
 
 // incrScript adds ARGV[1] to the counter KEYS[1] and sets its TTL, unless the
-// marker KEYS[2] says batch ARGV[2] (or a later one) of this tracker was
-// already applied; then it records the batch in the marker. It returns 1 when
-// it applied the increment and 0 when it was a repeat.
+// marker KEYS[2] says write ARGV[2] (or a later one) of this tracker was
+// already applied; then it records the write in the marker. It returns 1
+// when it applied the increment and 0 when it was a repeat.
+//
+// An error reply means nothing changed. Redis checks the declared keys
+// (slot, ACL) before the script runs; GET and INCRBY, which can fail on what
+// a key holds, come before the first write or are it; and once INCRBY has
+// written, PEXPIRE of the same key and SET, which replaces a key of any
+// type, cannot fail: Redis does not refuse a script's writes for memory once
+// it has written.
 var incrScript = redis.NewScript(`
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 if last >= tonumber(ARGV[2]) then
@@ -28,156 +85,119 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
 return 1
 `)
 
-// A batch is the counts cut from the cells at one flush, sent under one
-// sequence number until Redis confirms every item.
-type batch struct {
-	seq   int64
-	items []item
-}
-
+// An item is one slot's write in a round.
 type item struct {
-	key, marker string
-	n           int64
-	done        bool // confirmed by Redis
+	s   *slot
+	n   int64
+	seq int64
 }
 
-// pending returns the calls in b that Redis has not confirmed.
-func (b *batch) pending() int64 {
-	var n int64
-	for _, it := range b.items {
-		if !it.done {
-			n += it.n
-		}
-	}
-	return n
+// roundResult is what a round tells whoever waits for it.
+type roundResult struct {
+	items    int     // how many keys it wrote
+	errs     []error // per-key errors (*KeyError), then a write error, if any
+	heldBack bool    // some unsent units waited for an older write of their key
 }
 
-// cutLocked returns the batch to send: the unconfirmed one if there is one,
-// otherwise a new one holding everything counted so far. It returns nil when
-// there is nothing to send, and reports whether the batch is new. It requires
-// t.mu held.
-func (t *Tracker) cutLocked() (b *batch, fresh bool) {
-	if t.batch != nil {
-		return t.batch, false
+func (r roundResult) err() error {
+	if len(r.errs) == 0 {
+		return nil
 	}
-	t.takeLocked(t.today())
-	if len(t.stash) == 0 {
-		return nil, true
-	}
-	items := make([]item, 0, len(t.stash))
-	for _, it := range t.stash {
-		items = append(items, it)
-	}
-	clear(t.stash)
-	t.seq++
-	t.batch = &batch{seq: t.seq, items: items}
-	return t.batch, true
+	return fmt.Errorf("usage: flush %d keys: %w", r.items, errors.Join(r.errs...))
 }
 
-// takeLocked moves the cells' counts into t.stash. Cells of days before
-// today, and all cells once the tracker is closed, are retired: a Track that
-// still holds one finds it retired and counts its call elsewhere, or drops it
-// after Close. It requires t.mu held.
+// takeLocked moves the units counted in the cells into unsent, retiring the
+// slots of days before today, and every slot once the tracker is closed. It
+// requires t.mu held.
 func (t *Tracker) takeLocked(today day) {
-	pruned := false
-	for k, c := range t.cells {
-		var n int64
-		if t.closed || k.d < today {
-			n = c.n.Swap(retired)
-			delete(t.cells, k)
-			pruned = true
-		} else {
-			n = c.n.Swap(0)
+	for k, s := range t.slots {
+		switch {
+		case s.retired:
+			// Its final count was taken when it retired; what callers add
+			// since counts elsewhere.
+		case t.closed || k.d < today:
+			n := s.n.Or(retiredBit)
+			s.retired = true
+			s.unsent += n - s.taken
+			s.taken = n
+		default:
+			n := s.count()
+			s.unsent += n - s.taken
+			s.taken = n
 		}
-		if n > 0 {
-			it := t.stash[c.key]
-			it.key, it.marker = c.key, c.marker
-			it.n += n
-			t.stash[c.key] = it
-		}
-	}
-	if pruned {
-		t.pruneLocked()
+		t.dropDrainedLocked(k, s)
 	}
 }
 
-// flushOnce sends one batch, waiting for its result until ctx is done. It
-// reports whether the batch it sent was freshly cut, so callers know whether
-// older counts remain.
-func (t *Tracker) flushOnce(ctx context.Context) (fresh bool, err error) {
-	select {
-	case t.sem <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	res := make(chan error, 1)
-	fresh, started := t.start(ctx, func(err error) { res <- err })
-	if !started {
-		return true, nil
-	}
-	select {
-	case err := <-res:
-		return fresh, err
-	case <-ctx.Done():
-		return fresh, ctx.Err()
+// dropDrainedLocked removes s from the map if it is retired and has nothing
+// left to send. It requires t.mu held.
+func (t *Tracker) dropDrainedLocked(k slotKey, s *slot) {
+	if s.retired && s.unsent == 0 && s.inflight == 0 {
+		delete(t.slots, k)
+		t.stale = true
 	}
 }
 
-// start cuts a batch and sends it from a new goroutine that passes the result
-// to done and then releases t.sem, which the caller must hold. Writes never
-// overlap, and a caller need not wait for one: go-redis does not always honour
-// context deadlines, so a write may outlive its caller's ctx. If there is
-// nothing to send, start releases t.sem and reports started false.
-func (t *Tracker) start(ctx context.Context, done func(error)) (fresh, started bool) {
+// cutLocked takes what the cells counted and returns the items of a round,
+// as the diagram above says. It requires t.mu held, and t.sem.
+func (t *Tracker) cutLocked() (items []item, heldBack bool) {
+	t.takeLocked(t.today())
+	seq := t.seq + 1
+	for _, s := range t.slots {
+		switch {
+		case s.inflight > 0:
+			items = append(items, item{s, s.inflight, s.seq})
+			heldBack = heldBack || s.unsent > 0
+		case s.unsent > 0:
+			s.inflight, s.seq, s.unsent = s.unsent, seq, 0
+			items = append(items, item{s, s.inflight, seq})
+			t.seq = seq
+		default:
+			continue
+		}
+		if s.key == "" {
+			s.key = key(t.cfg.prefix, s.k.p, s.k.d)
+			s.marker = markerKey(s.key, t.id)
+		}
+	}
+	return items, heldBack
+}
+
+// startRound cuts a round and, if it has items, sends them from a new
+// goroutine that releases t.sem and then passes the result to done. With
+// nothing to send it releases t.sem itself and reports false. The caller
+// must hold t.sem.
+func (t *Tracker) startRound(ctx context.Context, done func(roundResult)) bool {
 	t.mu.Lock()
-	b, fresh := t.cutLocked()
+	items, heldBack := t.cutLocked()
 	t.mu.Unlock()
-	if b == nil {
+	if len(items) == 0 {
 		<-t.sem
-		return fresh, false
+		return false
 	}
 	go func() {
-		defer func() { <-t.sem }()
-		done(t.send(ctx, b))
+		t.mu.Lock()
+		t.writeStart = time.Now()
+		t.mu.Unlock()
+		errs := t.send(ctx, items)
+		<-t.sem // before done: a slow listener never holds up the next round
+		done(roundResult{len(items), errs, heldBack})
 	}()
-	return fresh, true
+	return true
 }
 
-// flush sends everything counted before it was called.
-func (t *Tracker) flush(ctx context.Context) error {
-	for {
-		fresh, err := t.flushOnce(ctx)
-		if err != nil || fresh {
-			return err
-		}
-	}
-}
-
-// send writes b's unconfirmed items in one pipeline and records which Redis
-// confirmed. Only one send runs at a time.
-func (t *Tracker) send(ctx context.Context, b *batch) error {
-	if t.rdb == nil {
-		return errNilRedis
-	}
-	t.mu.Lock()
-	todo := make([]int, 0, len(b.items))
-	for i, it := range b.items {
-		if !it.done {
-			todo = append(todo, i)
-		}
-	}
-	t.mu.Unlock()
-
-	cmds := make([]*redis.Cmd, len(todo))
+// send writes items in one pipeline and applies the replies, as the diagram
+// above says.
+func (t *Tracker) send(ctx context.Context, items []item) []error {
+	cmds := make([]*redis.Cmd, len(items))
 	ttl, mttl := t.cfg.ttl.Milliseconds(), markerTTL.Milliseconds()
-	// pipeline sends, in one round trip, the items of todo that want picks,
-	// with run; a pipeline left empty sends nothing.
-	pipeline := func(want func(j int) bool, run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) {
+	// pipeline sends, in one round trip, the items that want picks, with run;
+	// a pipeline left empty sends nothing.
+	pipeline := func(want func(i int) bool, run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) {
 		_, _ = t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for j, i := range todo {
-				if want(j) {
-					it := b.items[i]
-					cmds[j] = run(ctx, pipe, []string{it.key, it.marker}, it.n, b.seq, ttl, mttl)
+			for i, it := range items {
+				if want(i) {
+					cmds[i] = run(ctx, pipe, []string{it.s.key, it.s.marker}, it.n, it.seq, ttl, mttl)
 				}
 			}
 			return nil
@@ -186,40 +206,69 @@ func (t *Tracker) send(ctx context.Context, b *batch) error {
 	pipeline(func(int) bool { return true }, incrScript.EvalSha)
 	// A server that has not loaded the script yet answers NOSCRIPT without
 	// running anything; send those items again with the script's body.
-	pipeline(func(j int) bool { return redis.HasErrorPrefix(cmds[j].Err(), "NOSCRIPT") }, incrScript.Eval)
+	pipeline(func(i int) bool { return redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") }, incrScript.Eval)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var failed int
-	var firstErr error
-	for j, i := range todo {
-		if err := cmds[j].Err(); err != nil {
-			failed++
-			if firstErr == nil {
-				firstErr = err
-			}
+	t.writeStart = time.Time{}
+	var errs []error
+	var lost error
+	confirmed := false
+	for i, it := range items {
+		var reply redis.Error
+		switch err := cmds[i].Err(); {
+		case err == nil:
+			t.flushed += it.n
+			it.s.inflight = 0
+			confirmed = true
+		case errors.As(err, &reply):
+			it.s.unsent += it.n
+			it.s.inflight = 0
+			errs = append(errs, &KeyError{Key: it.s.key, Err: err})
+		default:
+			lost = err
 			continue
 		}
-		b.items[i].done = true
-		t.flushed += b.items[i].n
+		t.dropDrainedLocked(it.s.k, it.s)
 	}
-	if failed > 0 {
-		return fmt.Errorf("usage: flush %d of %d keys: %w", failed, len(todo), firstErr)
+	if confirmed {
+		t.confirmed++
 	}
-	t.batch = nil
-	return nil
+	if lost != nil {
+		errs = append(errs, lost)
+	}
+	switch {
+	case len(errs) == 0:
+		t.lastErr = nil
+	case !isContextErr(errs[len(errs)-1]):
+		t.lastErr = errs[len(errs)-1] // a context error would say nothing of the cause
+	}
+	return errs
 }
 
-// run is the background flusher. Every interval it starts a write of what is
-// pending, unless one is still in flight, and passes errors to the error
-// handler; it never waits for Redis, so it also keeps the day state right
-// while Redis hangs. It returns when ctx is cancelled by Close.
+// run is the flusher. Every interval it starts a round, unless one is still
+// running, keeps the day state and the provider index up to date, and
+// reports what went wrong; it never waits for Redis, so it keeps the day
+// right while Redis hangs. When Close cancels ctx it reports the last drops,
+// stops the reporter it started and returns once the reporter has.
 func (t *Tracker) run(ctx context.Context, nextDay time.Duration) {
 	defer close(t.done)
+	stopReporter, reporterDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(reporterDone)
+		t.reporter(stopReporter)
+	}()
+	defer func() {
+		t.reportDrops()
+		close(stopReporter)
+		<-reporterDone
+	}()
+
 	tick := time.NewTicker(t.cfg.flushInterval)
 	defer tick.Stop()
 	dayTimer := time.NewTimer(nextDay)
 	defer dayTimer.Stop()
+	indexDay := t.today()
 	for {
 		select {
 		case <-ctx.Done():
@@ -230,39 +279,84 @@ func (t *Tracker) run(ctx context.Context, nextDay time.Duration) {
 		case <-tick.C:
 		}
 		dayTimer.Reset(t.syncDay())
+		t.mu.Lock()
+		if today := t.today(); today != indexDay {
+			indexDay, t.stale = today, true
+		}
+		if len(t.newEntries) > 0 || t.stale {
+			t.rebuildIndexLocked()
+		}
+		t.mu.Unlock()
 		select {
 		case t.sem <- struct{}{}:
-			t.start(ctx, func(err error) {
-				if err != nil && ctx.Err() == nil {
-					t.report(err)
+			t.startRound(ctx, func(r roundResult) {
+				if ctx.Err() == nil {
+					for _, err := range r.errs {
+						t.report(err)
+					}
 				}
 			})
-		default: // a write is in flight; what is pending waits for the next tick
+		default: // a round is running; what is pending waits for the next tick
 		}
 		t.reportDrops()
 	}
 }
 
-// report passes err to the error handler, one call at a time.
-func (t *Tracker) report(err error) {
-	t.errMu.Lock()
-	defer t.errMu.Unlock()
-	t.cfg.onError(err)
-}
-
-// reportDrops passes the error of the first call dropped since the last
-// report to the error handler.
-func (t *Tracker) reportDrops() {
-	if p := t.dropErr.Swap(nil); p != nil {
-		t.report(fmt.Errorf("usage: dropped a call: %w", *p))
+// flush runs rounds until everything counted before it was called is
+// confirmed, a round fails, or ctx is done.
+func (t *Tracker) flush(ctx context.Context) error {
+	if t.rdbErr != nil {
+		return t.rdbErr
+	}
+	for {
+		select {
+		case t.sem <- struct{}{}:
+		case <-ctx.Done():
+			return t.waitErr(ctx)
+		}
+		res := make(chan roundResult, 1)
+		if !t.startRound(ctx, func(r roundResult) { res <- r }) {
+			return nil
+		}
+		select {
+		case r := <-res:
+			if err := r.err(); err != nil || !r.heldBack {
+				return err
+			}
+		case <-ctx.Done():
+			return t.waitErr(ctx)
+		}
 	}
 }
 
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// waitErr returns the error of a Flush or Close that stopped waiting because
+// ctx is done: ctx.Err() itself, or, when a write failed before or is still
+// running, an error that matches it and says so.
+func (t *Tracker) waitErr(ctx context.Context) error {
+	t.mu.Lock()
+	e := &waitError{ctx: ctx.Err(), last: t.lastErr}
+	if !t.writeStart.IsZero() {
+		e.running = time.Since(t.writeStart)
+	}
+	t.mu.Unlock()
+	if e.last == nil && e.running == 0 {
+		return e.ctx
+	}
+	return e
+}
+
 // Flush sends everything counted so far to Redis and waits for the result
-// until ctx is done. It returns the first error of the write, or ctx.Err();
-// counts that were not confirmed stay pending and are sent again later, never
-// twice. It returns [ErrClosed] after [Tracker.Close]. Flush is safe to call
-// concurrently with every other method; writes never overlap.
+// until ctx is done. It returns nil when all of it is confirmed; otherwise
+// the keys Redis refused (each a [*KeyError]), the write error, or, when ctx
+// ends first, an error that matches ctx.Err() with [errors.Is] and also
+// names the last write error. Counts not confirmed stay pending and are sent
+// again later, never applied twice. It returns [ErrClosed] after
+// [Tracker.Close]. Flush is safe to call concurrently with every other
+// method; rounds never overlap.
 func (t *Tracker) Flush(ctx context.Context) error {
 	t.mu.Lock()
 	closed := t.closed
@@ -273,28 +367,29 @@ func (t *Tracker) Flush(ctx context.Context) error {
 	return t.flush(ctx)
 }
 
-// Close stops the background flusher, makes later calls to [Tracker.Track]
-// drop, and sends everything pending, returning when it is confirmed or when
-// ctx is done, whichever comes first, even if the Redis client hangs. It
-// returns nil when nothing is left pending, and otherwise the write's error or
-// ctx.Err(); the counts left are in Stats().Pending, and calling Close again
-// retries them. A write still in flight when ctx is done finishes in the
-// background when the Redis client returns. Close is safe to call more than
-// once and concurrently with every other method.
+// Close closes the tracker at once, whatever ctx: later calls to
+// [Tracker.Track] and [Tracker.Add] are dropped and [Tracker.Flush] returns
+// [ErrClosed]. Then it sends everything pending and returns when it is
+// confirmed, or when ctx is done, even if the Redis client or the error
+// handler hangs. It returns nil when nothing is left pending, and otherwise
+// the error, as Flush does; the units left are in Stats().Pending, and
+// calling Close again, with a fresh deadline, retries them. A write still
+// running when ctx is done finishes in the background. Close waits, within
+// ctx, for the tracker's goroutines to return; one inside the error handler
+// returns when the handler does. Close is safe to call more than once and
+// concurrently with every other method.
 func (t *Tracker) Close(ctx context.Context) error {
-	t.cancel()
-	select {
-	case <-t.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	t.mu.Lock()
 	if !t.closed {
 		t.closed = true
 		t.takeLocked(t.today())
 	}
 	t.mu.Unlock()
+	t.cancel()
 	err := t.flush(ctx)
-	t.reportDrops()
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+	}
 	return err
 }

@@ -148,16 +148,24 @@ func newFakeClock(at time.Time) *fakeClock {
 func (c *fakeClock) Now() time.Time   { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *fakeClock) Set(at time.Time) { c.ns.Store(at.UnixNano()) }
 
-// errorLog collects what a tracker passes to its error handler.
+// errorLog collects what a tracker passes to its error handler, and lets a
+// test wait for a particular error without polling.
 type errorLog struct {
 	mu   sync.Mutex
 	errs []error
+	ch   chan error // every error, for waitFor; handle never blocks on it
 }
+
+func newErrorLog() *errorLog { return &errorLog{ch: make(chan error, 1024)} }
 
 func (l *errorLog) handle(err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.errs = append(l.errs, err)
+	l.mu.Unlock()
+	select {
+	case l.ch <- err:
+	default:
+	}
 }
 
 func (l *errorLog) all() []error {
@@ -165,6 +173,27 @@ func (l *errorLog) all() []error {
 	defer l.mu.Unlock()
 	return append([]error(nil), l.errs...)
 }
+
+// waitFor returns the first error handled from now on for which match
+// holds, failing t after ten seconds.
+func (l *errorLog) waitFor(t *testing.T, what string, match func(error) bool) error {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case err := <-l.ch:
+			if match(err) {
+				return err
+			}
+		case <-timeout:
+			t.Fatalf("gave up waiting for the error handler to get %s; it got %v", what, l.all())
+			return nil
+		}
+	}
+}
+
+// anyError matches every error.
+func anyError(error) bool { return true }
 
 // closeAtCleanup closes tr when t ends, if the test did not.
 func closeAtCleanup(t *testing.T, tr *usage.Tracker) {
@@ -195,16 +224,4 @@ func newMiniredisClient(t *testing.T) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
-}
-
-// waitFor polls cond until it holds, failing t after five seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -2,7 +2,6 @@ package usage
 
 import (
 	"log/slog"
-	"sync/atomic"
 	"time"
 )
 
@@ -11,6 +10,7 @@ const (
 	DefaultTTL           = 90 * 24 * time.Hour
 	DefaultFlushInterval = time.Second
 	DefaultMaxKeys       = 1024
+	MinFlushInterval     = time.Millisecond
 )
 
 // An Option configures a [Tracker] or a [Reader]. Options that do not apply to
@@ -57,11 +57,13 @@ func newConfig(opts []Option) config {
 
 // WithTTL sets how long a day's counter lives after its last increment.
 // The default is [DefaultTTL], 90 days, as the TypeScript app sets; a
-// non-positive d keeps the default.
+// non-positive d keeps the default. Redis keeps TTLs in whole milliseconds,
+// so d is rounded up to one: a TTL never comes out as zero, which would
+// delete the counter.
 func WithTTL(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d > 0 {
-			c.ttl = d
+			c.ttl = (d + time.Millisecond - 1).Truncate(time.Millisecond)
 		}
 	})
 }
@@ -79,11 +81,12 @@ func WithPrefix(prefix string) Option {
 
 // WithFlushInterval sets how often the tracker's background flusher sends
 // pending counts to Redis. The default is [DefaultFlushInterval], one second;
-// a non-positive d keeps the default.
+// a non-positive d keeps the default, and an interval under
+// [MinFlushInterval] is raised to it.
 func WithFlushInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d > 0 {
-			c.flushInterval = d
+			c.flushInterval = max(d, MinFlushInterval)
 		}
 	})
 }
@@ -104,10 +107,12 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithErrorHandler sets the function that receives a tracker's errors that
-// have no caller to return to: failed background flushes and dropped calls.
-// It is called from the flusher goroutine, never from [Tracker.Track], one
-// call at a time. The default logs through [slog.Default] at warning level, at
-// most once a minute; nil keeps the default.
+// have no caller to return to: failed background flushes (each key Redis
+// refused as a [*KeyError]) and dropped calls. It is called from a goroutine
+// of the tracker's own, one call at a time, never from Track, Add, Flush or
+// Close, so a slow handler holds up nothing else; errors that arrive while
+// 16 wait for it are left out. The default logs through [slog.Default] at
+// warning level, at most once a minute; nil keeps the default.
 func WithErrorHandler(h func(error)) Option {
 	return optionFunc(func(c *config) {
 		if h != nil {
@@ -117,29 +122,15 @@ func WithErrorHandler(h func(error)) Option {
 }
 
 // WithMaxKeys caps how many distinct (provider, day) keys a tracker holds
-// pending in memory. Calls that would need a key beyond the cap are dropped
-// and counted in [Stats].Dropped, so memory stays bounded whatever providers
-// callers pass. The default is [DefaultMaxKeys]; a non-positive n keeps it.
+// with counts not yet confirmed by Redis. Calls that would need another key
+// beyond the cap are dropped and counted in [Stats].Dropped, so memory stays
+// bounded whatever providers callers pass and however long Redis is away;
+// keys whose counts were all confirmed do not count against it. The default
+// is [DefaultMaxKeys]; a non-positive n keeps it.
 func WithMaxKeys(n int) Option {
 	return optionFunc(func(c *config) {
 		if n > 0 {
 			c.maxKeys = n
 		}
 	})
-}
-
-// rateLimited returns an error handler that passes at most one error per
-// every to emit, with how many it left out since the last.
-func rateLimited(every time.Duration, now func() time.Time, emit func(err error, suppressed int64)) func(error) {
-	var last atomic.Int64 // unix nanoseconds of the last emitted error
-	var skipped atomic.Int64
-	return func(err error) {
-		t := now().UnixNano()
-		prev := last.Load()
-		if prev != 0 && t-prev < int64(every) || !last.CompareAndSwap(prev, t) {
-			skipped.Add(1)
-			return
-		}
-		emit(err, skipped.Swap(0))
-	}
 }

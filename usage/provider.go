@@ -1,9 +1,6 @@
 package usage
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // Provider names a paid API whose successful calls are counted. Its value is
 // the name used on the wire, in the Redis key; it must satisfy
@@ -54,38 +51,14 @@ func (p Provider) invalidAt() int {
 	return -1
 }
 
-// DefaultPrefix is the key prefix shared with the TypeScript app.
-const DefaultPrefix = "api_usage"
-
-// dayLayout formats a UTC day in keys.
-const dayLayout = "2006-01-02"
-
-// Key returns the Redis key that holds p's count for the UTC day of t, with the
-// default prefix: "api_usage:{provider}:{YYYY-MM-DD}". It does not validate p.
-func Key(p Provider, t time.Time) string {
-	return key(DefaultPrefix, p, dayOf(t))
-}
-
-func key(prefix string, p Provider, d day) string {
-	return prefix + ":" + string(p) + ":" + d.time().Format(dayLayout)
-}
-
-// A day is a UTC calendar day, counted in days since the Unix epoch.
-type day int64
-
-const secondsPerDay = 24 * 60 * 60
-
-// dayOf returns the UTC day of t without allocating.
-func dayOf(t time.Time) day {
-	s := t.Unix()
-	d := s / secondsPerDay
-	if s%secondsPerDay < 0 {
-		d-- // floor for instants before 1970
-	}
-	return day(d)
-}
-
-// time returns the UTC midnight that starts d.
-func (d day) time() time.Time {
-	return time.Unix(int64(d)*secondsPerDay, 0).UTC()
-}
+// Counters of Claude's tokens per UTC day, in the same key scheme as calls
+// ("api_usage:claude_input_tokens:2026-11-26"), so that [Reader.Daily],
+// [Reader.Burn] and the TypeScript app read them as they read calls. They
+// are fed with [Tracker.Add]; the providers package reads the amounts from
+// Anthropic's responses.
+const (
+	ClaudeInputTokens      Provider = "claude_input_tokens"       // usage.input_tokens
+	ClaudeOutputTokens     Provider = "claude_output_tokens"      // usage.output_tokens
+	ClaudeCacheReadTokens  Provider = "claude_cache_read_tokens"  // usage.cache_read_input_tokens
+	ClaudeCacheWriteTokens Provider = "claude_cache_write_tokens" // usage.cache_creation_input_tokens
+)

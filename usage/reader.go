@@ -18,13 +18,16 @@ const maxDays = 3660
 // A Reader is safe for concurrent use. The zero value is not usable; use
 // [NewReader].
 type Reader struct {
-	rdb Redis
-	cfg config
+	rdb    Redis
+	rdbErr error // why rdb cannot be used, as for a Tracker
+	cfg    config
 }
 
-// NewReader returns a Reader of the counts in rdb.
+// NewReader returns a Reader of the counts in rdb. A nil rdb, typed or not,
+// or a client this package refuses (see [Redis]) makes a Reader whose every
+// read returns the reason.
 func NewReader(rdb Redis, opts ...Option) *Reader {
-	return &Reader{rdb: rdb, cfg: newConfig(opts)}
+	return &Reader{rdb: rdb, rdbErr: checkClient(rdb), cfg: newConfig(opts)}
 }
 
 // DayCount is one provider's count of successful calls on one UTC day.
@@ -42,8 +45,8 @@ func (r *Reader) Daily(ctx context.Context, p Provider, from, to time.Time) ([]D
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	if r.rdb == nil {
-		return nil, errNilRedis
+	if r.rdbErr != nil {
+		return nil, r.rdbErr
 	}
 	first, last := dayOf(from), dayOf(to)
 	if last < first {

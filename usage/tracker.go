@@ -1,121 +1,129 @@
-// Package usage counts each paid API provider's successful calls per UTC day
-// in Redis, for the dashboard's API Quota Burn card, without ever slowing
-// down or failing the call it counts. Most users need one call,
-// [Tracker.Track], after each successful call, on a tracker built once with
-// [NewTracker] and closed at shutdown:
-//
-//	tracker := usage.NewTracker(rdb) // *redis.Client, *redis.ClusterClient or *redis.Ring
-//	defer tracker.Close(shutdownCtx)
-//	tracker.Track(usage.Exa)
-//
-// Counts live in keys "api_usage:{provider}:{YYYY-MM-DD}" (see [Key]) as
-// plain integers with a 90-day TTL, the format the TypeScript app shares.
-// Track only adds to an in-memory counter; a background flusher sends all
-// pending counts in one pipelined round trip per second, idempotently, so
-// counts survive Redis outages and lost replies without being counted twice.
-// A [Reader] reads the daily counts back and reports quota burn.
 package usage
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strings"
+	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 )
-
-// ErrClosed is returned by [Tracker.Flush] after [Tracker.Close].
-var ErrClosed = errors.New("usage: tracker closed")
-
-// ErrTooManyKeys is passed to the error handler when calls are dropped because
-// the tracker already holds the maximum number of pending keys
-// (see [WithMaxKeys]).
-var ErrTooManyKeys = errors.New("usage: too many pending keys")
 
 // A Tracker counts successful calls per provider per UTC day and sends the
 // counts to Redis in the background, one pipelined round trip per flush
 // interval. Counting never waits for Redis: [Tracker.Track] only adds to an
 // in-memory counter.
 //
-// Every write is idempotent: each batch carries the tracker's id and a
-// sequence number that a Lua script checks and records in the same step as
-// the INCRBY, so a batch whose reply was lost can be sent again without being
-// counted twice. A batch is re-sent until Redis confirms it; counts tracked
-// meanwhile wait in memory. At every moment
-// Stats().Tracked == Flushed + Pending + Dropped.
+// Every write is idempotent: each carries the tracker's id and a sequence
+// number that a Lua script checks and records in the same step as the
+// INCRBY, so a write whose reply was lost is sent again without being counted
+// twice, and a key that Redis refuses holds back only its own counts. How a
+// count moves from Track to Redis is drawn at the top of flush.go.
 //
 // A Tracker is safe for concurrent use. The zero value is not usable; use
 // [NewTracker], and [Tracker.Close] it to deliver what is pending and stop its
-// goroutine.
+// goroutines.
 type Tracker struct {
-	rdb Redis
-	cfg config
-	id  string // random; names this tracker's markers in Redis
+	rdb    Redis
+	rdbErr error // why rdb cannot be used; then every call is dropped
+	cfg    config
+	id     string // random; names this tracker's markers in Redis
 
-	// providers maps each provider with a live cell to its entry. Track reads
+	// index maps each provider with a recent slot to its entry. Track reads
 	// it without locking; it is replaced, never changed, under mu.
-	providers atomic.Pointer[map[Provider]*entry]
-	day       atomic.Pointer[dayState]
-	dropped   atomic.Int64
-	dropErr   atomic.Pointer[error] // first drop since the flusher last reported
+	index   atomic.Pointer[map[Provider]*entry]
+	day     atomic.Pointer[dayState]
+	dropped [numDropReasons]atomic.Int64
+	dropErr atomic.Pointer[error] // first drop since the flusher last reported
 
-	sem    chan struct{} // capacity 1; held while a write to Redis is in flight
-	errMu  sync.Mutex    // serializes calls to cfg.onError
+	sem    chan struct{} // capacity 1; held for a whole round (see flush.go)
+	errs   chan error    // to the reporter goroutine, which calls cfg.onError
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the flusher goroutine returns
+	done   chan struct{} // closed when the flusher and reporter have returned
 
-	mu      sync.Mutex        // protects the fields below
-	cells   map[cellKey]*cell // live cells, at most cfg.maxKeys
-	stash   map[string]item   // counts taken from cells, not yet in a batch
-	batch   *batch            // sent but not confirmed; re-sent until it is
-	seq     int64             // sequence number of the last batch cut
-	flushed int64             // calls confirmed written
-	closed  bool
+	mu         sync.Mutex // protects the fields below and every slot's cold fields
+	slots      map[slotKey]*slot
+	newEntries map[Provider]*entry // entries not yet in index; see entryLocked
+	stale      bool                // index holds entries that pruneIndexLocked would drop
+	seq        int64               // sequence number of the last round that cut new items
+	flushed    int64               // units Redis confirmed
+	confirmed  int64               // rounds that confirmed something; see reclaimLocked
+	reclaimed  int64               // confirmed as of the last reclaimLocked
+	lastErr    error               // of the last round, if it failed, for Flush's errors
+	writeStart time.Time           // when the running round's write began; zero when none runs
+	closed     bool
 }
 
-// An entry is the fast path's view of one provider.
+// An entry is the fast path's view of one provider: its newest slot.
 type entry struct {
-	cur atomic.Pointer[cell] // the cell of the newest day seen
+	cur atomic.Pointer[slot]
 }
 
-type cellKey struct {
+type slotKey struct {
 	p Provider
 	d day
 }
 
-// retired replaces a cell's count when the flusher takes it for the last
-// time: any later Add returns a negative number, so the caller knows its call
-// was not counted there and goes to the slow path.
-const retired = -1 << 63
+// retiredBit marks a slot's cell as retired: any later add returns a
+// negative sum, so the caller knows its units were not counted there and
+// takes the slow path.
+const retiredBit = math.MinInt64
 
-// A cell counts one provider's calls on one UTC day until the flusher takes
-// them.
-type cell struct {
-	n      atomic.Int64 // calls not yet taken; negative once retired
-	_      [56]byte     // keeps n alone on its cache line
-	k      cellKey
-	key    string // the Redis counter key
-	marker string // the Redis key of this tracker's marker for key
+// MaxAdd is the largest amount one [Tracker.Add] call may add.
+const MaxAdd = 1 << 32
+
+// A slot holds one provider's counts for one UTC day: one Redis key. Its
+// cell n is the only field Track touches; the rest belong to the flusher and
+// are protected by Tracker.mu. flush.go describes how counts move through it.
+type slot struct {
+	n atomic.Int64 // units counted in the cell since the slot began; retiredBit once retired
+	_ [56]byte     // keeps n alone on its cache line
+
+	k        slotKey
+	retired  bool  // the cell takes no more units; set with retiredBit
+	taken    int64 // units moved out of the cell into unsent
+	unsent   int64 // units waiting for a round
+	inflight int64 // units sent under seq whose outcome is unknown; 0 when none
+	seq      int64 // sequence number of inflight
+	key      string
+	marker   string
+}
+
+// count returns the units counted in s's live cell.
+func (s *slot) count() int64 { return s.n.Load() }
+
+// pending returns the units of s that Redis has not confirmed. A retired
+// cell's count was all taken when it retired: adds that find it retired are
+// counted elsewhere. It requires Tracker.mu held.
+func (s *slot) pending() int64 {
+	n := s.unsent + s.inflight
+	if !s.retired {
+		n += s.count() - s.taken
+	}
+	return n
 }
 
 // NewTracker returns a Tracker that writes to rdb and starts its background
-// flusher.
+// goroutines. A nil rdb, typed or not, or a client this package refuses (see
+// [Redis]) makes a tracker that drops every call and whose [Tracker.Flush]
+// and [Tracker.Close] return the reason.
 func NewTracker(rdb Redis, opts ...Option) *Tracker {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Tracker{
-		rdb:    rdb,
-		cfg:    newConfig(opts),
-		id:     newTrackerID(),
-		sem:    make(chan struct{}, 1),
-		cancel: cancel,
-		done:   make(chan struct{}),
-		cells:  make(map[cellKey]*cell),
-		stash:  make(map[string]item),
+		rdb:        rdb,
+		rdbErr:     checkClient(rdb),
+		cfg:        newConfig(opts),
+		id:         newTrackerID(),
+		sem:        make(chan struct{}, 1),
+		errs:       make(chan error, 16),
+		cancel:     cancel,
+		done:       make(chan struct{}),
+		slots:      make(map[slotKey]*slot),
+		newEntries: make(map[Provider]*entry),
 	}
-	t.providers.Store(&map[Provider]*entry{})
+	t.index.Store(&map[Provider]*entry{})
 	next := t.syncDay()
 	go t.run(ctx, next)
 	return t
@@ -128,114 +136,179 @@ func newTrackerID() string {
 }
 
 // Track counts one successful call to p, in the UTC day of the tracker's
-// clock. It never blocks, allocates, panics or does I/O. A call with an
-// invalid provider, after [Tracker.Close], or beyond [WithMaxKeys] is dropped
-// and counted in [Stats].Dropped; the first such drop in each flush interval
-// is reported to the error handler. Track on a nil *Tracker does nothing.
+// clock. It never blocks, panics or does I/O, and it does not allocate
+// except on a provider's first call of each UTC day (see [Tracker.Add]). A
+// call with an invalid provider, after [Tracker.Close], or beyond
+// [WithMaxKeys] is dropped and counted in [Stats].Dropped; the first drop in
+// each flush interval is reported to the error handler. Track on a nil
+// *Tracker does nothing.
+//
+// Track is shorthand for Add(p, 1), without the amount check.
 func (t *Tracker) Track(p Provider) {
 	if t == nil {
 		return
 	}
 	d := t.today()
-	if e := (*t.providers.Load())[p]; e != nil {
-		if c := e.cur.Load(); c != nil && c.k.d == d && c.n.Add(1) > 0 {
+	if e := (*t.index.Load())[p]; e != nil {
+		if s := e.cur.Load(); s != nil && s.k.d == d && s.n.Add(1) >= 0 {
 			return
 		}
 	}
-	t.trackSlow(p, d)
+	t.addSlow(p, d, 1)
 }
 
-// trackSlow counts a call that has no live cell of today for its provider.
-func (t *Tracker) trackSlow(p Provider, d day) {
+// Add adds n to p's counter for the UTC day of the tracker's clock, with
+// Track's guarantees: it never blocks, panics or does I/O, every unit reaches
+// Redis once, and its counts share Track's keys, so Track(p) and Add(p, 1)
+// count the same. It is for counters of amounts, such as tokens
+// ([ClaudeInputTokens]). An n outside 1..[MaxAdd] is dropped, as an invalid
+// provider is.
+//
+// Add and Track allocate only on a provider's first call of each UTC day
+// (the day's slot), and on the first call of a new provider while the
+// tracker knows at most 256 providers (a copy of its provider index, at most
+// 256 entries); beyond that, a new provider joins the index at the next
+// flush, and its calls until then take a locked path.
+func (t *Tracker) Add(p Provider, n int64) {
+	if t == nil {
+		return
+	}
+	if n < 1 || n > MaxAdd {
+		t.drop(dropBadAmount, n, func() error { return fmt.Errorf("usage: add %d to %s: amount not in 1..%d", n, p, int64(MaxAdd)) })
+		return
+	}
+	d := t.today()
+	if e := (*t.index.Load())[p]; e != nil {
+		if s := e.cur.Load(); s != nil && s.k.d == d && s.n.Add(n) >= 0 {
+			return
+		}
+	}
+	t.addSlow(p, d, n)
+}
+
+// addSlow counts n units of p on day d when no live slot of that day was at
+// hand.
+func (t *Tracker) addSlow(p Provider, d day, n int64) {
 	if p.invalidAt() >= 0 {
-		t.drop(p.Validate)
+		t.drop(dropInvalidProvider, n, p.Validate)
+		return
+	}
+	if t.rdbErr != nil {
+		t.drop(dropNoClient, n, func() error { return t.rdbErr })
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		t.dropped.Add(1)
+		t.dropped[dropClosed].Add(n)
 		return
 	}
-	k := cellKey{p, d}
-	c := t.cells[k]
-	if c == nil {
-		if len(t.cells) >= t.cfg.maxKeys {
-			t.drop(func() error { return ErrTooManyKeys })
+	k := slotKey{p, d}
+	s := t.slots[k]
+	switch {
+	case s == nil:
+		if len(t.slots) >= t.cfg.maxKeys && !t.reclaimLocked() {
+			t.drop(dropTooManyKeys, n, func() error { return ErrTooManyKeys })
 			return
 		}
-		key := key(t.cfg.prefix, p, d)
-		c = &cell{k: k, key: key, marker: markerKey(key, t.id)}
-		t.cells[k] = c
+		s = &slot{k: k}
+		t.slots[k] = s
+	case s.retired:
+		// A call of a day already retired, from a caller that read the day
+		// just before midnight: it still belongs to that day's key.
+		s.unsent += n
+		return
 	}
-	c.n.Add(1) // live cells are retired only under t.mu, so this call counts
+	s.n.Add(n) // live slots are retired only under t.mu, so these units count
 	e := t.entryLocked(p)
-	if cur := e.cur.Load(); cur == nil || cur.n.Load() < 0 || cur.k.d <= d {
-		e.cur.Store(c)
+	if cur := e.cur.Load(); cur == nil || cur.retired || cur.k.d <= d {
+		e.cur.Store(s)
 	}
 }
 
-// drop counts a dropped call and keeps its error for the flusher to report,
-// building the error only when none is waiting.
-func (t *Tracker) drop(reason func() error) {
-	t.dropped.Add(1)
-	if t.dropErr.Load() == nil {
-		err := reason()
-		t.dropErr.CompareAndSwap(nil, &err)
-	}
-}
+// indexCopyLimit is the largest provider index that entryLocked copies on a
+// caller's path; larger ones are rebuilt by the flusher.
+const indexCopyLimit = 256
 
-// entryLocked returns p's entry, adding one to the providers map if needed.
-// It requires t.mu held.
+// entryLocked returns p's entry, making one if needed. A new entry joins the
+// index at once while the index is small; otherwise it waits in newEntries,
+// where the slow path finds it, until the flusher's next rebuild, so no
+// caller copies a large index. It requires t.mu held.
 func (t *Tracker) entryLocked(p Provider) *entry {
-	old := *t.providers.Load()
-	if e := old[p]; e != nil {
+	idx := *t.index.Load()
+	if e := idx[p]; e != nil {
 		return e
 	}
-	m := make(map[Provider]*entry, len(old)+1)
-	for q, e := range old {
-		m[q] = e
+	if e := t.newEntries[p]; e != nil {
+		return e
 	}
 	e := &entry{}
-	m[p] = e
-	t.providers.Store(&m)
+	t.newEntries[p] = e
+	if len(idx) < indexCopyLimit {
+		t.rebuildIndexLocked()
+	}
 	return e
 }
 
-// pruneLocked drops the entries whose newest cell is retired, so providers
-// no longer called do not stay in memory. It requires t.mu held.
-func (t *Tracker) pruneLocked() {
-	old := *t.providers.Load()
-	m := make(map[Provider]*entry, len(old))
+// rebuildIndexLocked publishes a new index: the current one plus newEntries,
+// less the entries pruneIndexLocked found stale. It requires t.mu held.
+func (t *Tracker) rebuildIndexLocked() {
+	old := *t.index.Load()
+	m := make(map[Provider]*entry, len(old)+len(t.newEntries))
 	for p, e := range old {
-		if c := e.cur.Load(); c != nil && c.n.Load() >= 0 {
+		if !t.stale || !t.staleLocked(e) {
 			m[p] = e
 		}
 	}
-	if len(m) != len(old) {
-		t.providers.Store(&m)
+	for p, e := range t.newEntries {
+		m[p] = e
 	}
+	clear(t.newEntries)
+	t.stale = false
+	t.index.Store(&m)
 }
 
-// markerKey names the key that records which of this tracker's batches were
-// applied to key. It shares key's Redis Cluster slot: it reuses key's hash tag
-// when key has one, and makes key its hash tag otherwise.
-func markerKey(key, id string) string {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			return key + ":applied:" + id
+// staleLocked reports whether e's newest slot is gone or of a day before
+// yesterday: a provider not called for a whole day. Keeping yesterday's
+// entries spares every provider the slow path on its first calls after
+// midnight. It requires t.mu held.
+func (t *Tracker) staleLocked(e *entry) bool {
+	s := e.cur.Load()
+	return s == nil || s.retired && s.k.d < t.today()-1
+}
+
+// reclaimLocked retires the live slots that hold nothing pending, so that
+// [WithMaxKeys] bounds pending keys rather than keys ever seen, and reports
+// whether the tracker is now below the cap. It scans the slots only if a
+// round confirmed something since its last scan. It requires t.mu held.
+func (t *Tracker) reclaimLocked() bool {
+	if t.reclaimed == t.confirmed {
+		return false
+	}
+	t.reclaimed = t.confirmed
+	for k, s := range t.slots {
+		if s.retired || s.unsent != 0 || s.inflight != 0 {
+			continue
+		}
+		// Only a cell that nobody added to since the last take retires.
+		if s.n.CompareAndSwap(s.taken, s.taken|retiredBit) {
+			s.retired = true
+			delete(t.slots, k)
+			t.stale = true
 		}
 	}
-	return "{" + key + "}:applied:" + id
+	return len(t.slots) < t.cfg.maxKeys
 }
 
-// Stats is a snapshot of a tracker's counts. Tracked == Flushed + Pending +
-// Dropped in every snapshot.
+// Stats is a snapshot of a tracker's counts, in units: a call to
+// [Tracker.Track] is one unit, Add(p, n) is n. Every unit passed to Track or
+// Add is in exactly one of Flushed, Pending and Dropped, and Tracked is
+// their sum, so it equals the units passed so far.
 type Stats struct {
-	Tracked int64 // calls passed to Track
-	Flushed int64 // calls Redis confirmed
-	Pending int64 // calls counted in memory or in a batch not yet confirmed
-	Dropped int64 // calls not counted: invalid provider, after Close, beyond the key cap
+	Tracked int64 // units passed to Track and Add
+	Flushed int64 // units Redis confirmed
+	Pending int64 // units in memory or sent but not confirmed
+	Dropped int64 // units not counted: invalid provider or amount, after Close, beyond the key cap, no usable client
 }
 
 // Stats returns a consistent snapshot of the tracker's counts. It is safe to
@@ -243,17 +316,13 @@ type Stats struct {
 func (t *Tracker) Stats() Stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var pending int64
-	for _, c := range t.cells {
-		pending += c.n.Load()
+	s := Stats{Flushed: t.flushed}
+	for _, sl := range t.slots {
+		s.Pending += sl.pending()
 	}
-	for _, it := range t.stash {
-		pending += it.n
+	for i := range t.dropped {
+		s.Dropped += t.dropped[i].Load()
 	}
-	if t.batch != nil {
-		pending += t.batch.pending()
-	}
-	s := Stats{Flushed: t.flushed, Pending: pending, Dropped: t.dropped.Load()}
 	s.Tracked = s.Flushed + s.Pending + s.Dropped
 	return s
 }

@@ -2,11 +2,25 @@ package testsupport
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
+
+// Keys returns the keys that match pattern, from every master when c is a
+// cluster client, failing t if the scan fails.
+func Keys(t testing.TB, c redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	keys, err := scan(ctx, c, pattern)
+	if err != nil {
+		t.Fatalf("scan keys %q: %v", pattern, err)
+	}
+	return keys
+}
 
 // DeleteKeysAtCleanup deletes every key that matches pattern when t ends, on
 // every master when c is a cluster client, so tests leave real servers as
@@ -16,21 +30,37 @@ func DeleteKeysAtCleanup(t testing.TB, c redis.UniversalClient, pattern string) 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		del := func(ctx context.Context, n redis.Cmdable) error {
-			iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
-			for iter.Next(ctx) {
-				n.Del(ctx, iter.Val())
+		keys, err := scan(ctx, c, pattern)
+		for _, k := range keys {
+			if err == nil {
+				err = c.Del(ctx, k).Err()
 			}
-			return iter.Err()
-		}
-		var err error
-		if cc, ok := c.(*redis.ClusterClient); ok {
-			err = cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return del(ctx, m) })
-		} else {
-			err = del(ctx, c)
 		}
 		if err != nil {
 			t.Errorf("delete test keys %q: %v", pattern, err)
 		}
 	})
+}
+
+// scan returns the keys that match pattern on c, or on each master of a
+// cluster.
+func scan(ctx context.Context, c redis.UniversalClient, pattern string) ([]string, error) {
+	var (
+		mu   sync.Mutex
+		keys []string
+	)
+	node := func(ctx context.Context, n redis.Cmdable) error {
+		iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return node(ctx, m) })
+		return keys, err
+	}
+	return keys, node(ctx, c)
 }

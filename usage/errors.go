@@ -1,0 +1,69 @@
+package usage
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrClosed is returned by [Tracker.Flush] after [Tracker.Close].
+var ErrClosed = errors.New("usage: tracker closed")
+
+// ErrTooManyKeys is passed to the error handler when calls are dropped because
+// the tracker already holds the maximum number of keys with pending counts
+// (see [WithMaxKeys]).
+var ErrTooManyKeys = errors.New("usage: too many pending keys")
+
+// A KeyError is Redis refusing the write of one counter key: the key holds
+// something other than an integer, the increment would overflow, the client
+// may not write it, and the like. Such a reply proves that nothing was
+// applied, so the key's counts stay pending, are sent again at the next
+// flush (under a new sequence number, with what was counted since) and reach
+// Redis once the key is repaired; other keys are not held back. Flush and
+// Close return KeyErrors (find them with [errors.As]), and the background
+// flusher passes each to the error handler.
+type KeyError struct {
+	Key string // the counter key, e.g. "api_usage:exa:2026-11-26"
+	Err error  // Redis' reply
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("usage: key %s: %v", e.Key, e.Err) }
+
+// Unwrap returns Redis' reply.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// waitError is the context's error when a Flush or Close gave up waiting,
+// with what the tracker knows of why: the last round's error and how long
+// the running write has gone without an answer.
+type waitError struct {
+	ctx     error
+	last    error         // nil when the last round succeeded
+	running time.Duration // zero when no write is running
+}
+
+func (e *waitError) Error() string {
+	msg := "usage: " + e.ctx.Error()
+	if e.running > 0 {
+		msg += fmt.Sprintf("; a write sent %v ago has had no answer", e.running.Round(time.Millisecond))
+	}
+	if e.last != nil {
+		msg += "; last write error: " + e.last.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the context's error and the last write error, so errors.Is
+// finds context.DeadlineExceeded and the cause alike.
+func (e *waitError) Unwrap() []error { return []error{e.ctx, e.last} }
+
+// A dropReason says why units were not counted.
+type dropReason int
+
+const (
+	dropInvalidProvider dropReason = iota
+	dropBadAmount
+	dropClosed
+	dropTooManyKeys
+	dropNoClient
+	numDropReasons
+)

@@ -1,0 +1,370 @@
+package usage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// keyError returns a matcher of a *usage.KeyError naming key.
+func keyError(key string) func(error) bool {
+	return func(err error) bool {
+		var ke *usage.KeyError
+		return errors.As(err, &ke) && ke.Key == key
+	}
+}
+
+func TestBadKeyHoldsBackOnlyItsOwnCounts(t *testing.T) {
+	breakers := []struct {
+		name   string
+		break_ func(ctx context.Context, rdb redis.Cmdable, key string) error
+	}{
+		{"not an integer", func(ctx context.Context, rdb redis.Cmdable, key string) error {
+			return rdb.Set(ctx, key, "n/a", time.Hour).Err()
+		}},
+		{"wrong type", func(ctx context.Context, rdb redis.Cmdable, key string) error {
+			return rdb.HSet(ctx, key, "f", "v").Err()
+		}},
+		{"increment overflows", func(ctx context.Context, rdb redis.Cmdable, key string) error {
+			return rdb.Set(ctx, key, math.MaxInt64, time.Hour).Err()
+		}},
+	}
+	for _, br := range breakers {
+		t.Run(br.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, b backend) {
+				ctx := ctxTimeout(t, 20*time.Second)
+				bad := b.keyFor(usage.Exa, noon)
+				if err := br.break_(ctx, b.rdb, bad); err != nil {
+					t.Fatal(err)
+				}
+				errs := newErrorLog()
+				tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now),
+					usage.WithFlushInterval(5*time.Millisecond), usage.WithErrorHandler(errs.handle))
+				closeAtCleanup(t, tr)
+				for range 5 {
+					tr.Track(usage.Exa)
+				}
+				for range 100 {
+					tr.Track(usage.Apollo)
+					tr.Track(usage.Claude)
+				}
+				// The background round that reports the bad key has written
+				// the others before the handler hears of it.
+				errs.waitFor(t, "a KeyError naming "+bad, keyError(bad))
+				for _, p := range []usage.Provider{usage.Apollo, usage.Claude} {
+					if got := get(t, b.rdb, b.keyFor(p, noon)); got != 100 {
+						t.Errorf("%s holds %d, want 100 within one flush of the bad key", p, got)
+					}
+				}
+				checkStats(t, tr, usage.Stats{Tracked: 205, Flushed: 200, Pending: 5})
+
+				err := tr.Flush(ctx)
+				var ke *usage.KeyError
+				if !errors.As(err, &ke) || ke.Key != bad {
+					t.Fatalf("Flush = %v, want a *KeyError for %s", err, bad)
+				}
+
+				// Repaired, the key gets every count, once: the error replies
+				// applied nothing, and the counts went out again merged.
+				if err := b.rdb.Del(ctx, bad).Err(); err != nil {
+					t.Fatal(err)
+				}
+				tr.Track(usage.Exa)
+				tr.Track(usage.Exa)
+				if err := tr.Close(ctx); err != nil {
+					t.Fatalf("Close after the repair: %v", err)
+				}
+				if got := get(t, b.rdb, bad); got != 7 {
+					t.Errorf("repaired key holds %d, want 7", got)
+				}
+				checkStats(t, tr, usage.Stats{Tracked: 207, Flushed: 207})
+			})
+		})
+	}
+}
+
+// TestKeyTheClientMayNotWrite runs on real servers, whose ACLs can forbid a
+// user some keys: NOPERM is a per-key error too. Redis checks a script's
+// declared keys before running it, so a user who may write the counter but
+// only read the marker is refused before anything is applied.
+func TestKeyTheClientMayNotWrite(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		if b.mr != nil {
+			t.Skip("miniredis has no ACLs")
+		}
+		ctx := ctxTimeout(t, 20*time.Second)
+		user := testsupport.UniqueName("u")
+		// acl runs ACL SETUSER with rules on every node.
+		acl := func(rules ...string) {
+			t.Helper()
+			args := append([]any{"ACL", "SETUSER", user, "reset", "on", "nopass", "+@all", "~" + b.prefix + ":apollo:*", "~{" + b.prefix + ":apollo:*"}, toAny(rules)...)
+			if err := forEachNode(ctx, b.rdb, func(c *redis.Client) error { return c.Do(ctx, args...).Err() }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Cleanup(func() {
+			_ = forEachNode(context.Background(), b.rdb, func(c *redis.Client) error {
+				return c.Do(context.Background(), "ACL", "DELUSER", user).Err()
+			})
+		})
+		acl() // apollo only
+		client := userClient(t, b, user)
+		errs := newErrorLog()
+		tr := usage.NewTracker(client, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now),
+			usage.WithFlushInterval(5*time.Millisecond), usage.WithErrorHandler(errs.handle))
+		closeAtCleanup(t, tr)
+		exa := b.keyFor(usage.Exa, noon)
+		for range 3 {
+			tr.Track(usage.Exa)
+			tr.Track(usage.Apollo)
+		}
+		err := errs.waitFor(t, "NOPERM for "+exa, keyError(exa))
+		if !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("error handler got %v, want NOPERM", err)
+		}
+		if got := get(t, b.rdb, b.keyFor(usage.Apollo, noon)); got != 3 {
+			t.Errorf("apollo holds %d, want 3", got)
+		}
+
+		// Write access to the counter, read-only access to the marker.
+		acl("~"+b.prefix+":exa:*", "%R~{"+b.prefix+":exa:*")
+		tr.Track(usage.Exa)
+		if err := tr.Flush(ctx); !keyError(exa)(err) {
+			t.Fatalf("Flush with a read-only marker = %v, want a KeyError for %s", err, exa)
+		}
+		if got := get(t, b.rdb, exa); got != 0 {
+			t.Fatalf("after a refused write %s holds %d, want 0", exa, got)
+		}
+
+		acl("~"+b.prefix+":exa:*", "~{"+b.prefix+":exa:*")
+		if err := tr.Close(ctx); err != nil {
+			t.Fatalf("Close once allowed: %v", err)
+		}
+		if got := get(t, b.rdb, exa); got != 4 {
+			t.Errorf("%s holds %d, want 4", exa, got)
+		}
+		checkStats(t, tr, usage.Stats{Tracked: 7, Flushed: 7})
+	})
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// forEachNode runs f on the one server of a plain client, or on every
+// master of a cluster.
+func forEachNode(ctx context.Context, rdb redis.UniversalClient, f func(*redis.Client) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error { return f(c) })
+	}
+	return f(rdb.(*redis.Client))
+}
+
+// userClient returns a client of b's servers that logs in as user.
+func userClient(t *testing.T, b backend, user string) redis.UniversalClient {
+	var c redis.UniversalClient
+	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+		o := cc.Options()
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: o.Addrs, Username: user, Password: "x"})
+	} else {
+		c = redis.NewClient(&redis.Options{Addr: b.addr, Username: user, Password: "x"})
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestPrefixesWithBracesWorkOnEveryBackend(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		shapes := []string{"x}y", "{}x", "a{}b{c}", "{%s}", "p{q", "}{"}
+		for _, shape := range shapes {
+			prefix := shape + b.prefix
+			if strings.Contains(shape, "%s") {
+				prefix = fmt.Sprintf(shape, b.prefix)
+			}
+			t.Run(prefix, func(t *testing.T) {
+				tr := usage.NewTracker(b.rdb, usage.WithPrefix(prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+				closeAtCleanup(t, tr)
+				for range 3 {
+					tr.Track(usage.Exa)
+				}
+				if err := tr.Close(ctxTimeout(t, 5*time.Second)); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				key := prefix + ":exa:2026-11-26"
+				if got := get(t, b.rdb, key); got != 3 {
+					t.Errorf("%s holds %d, want 3", key, got)
+				}
+			})
+		}
+	})
+}
+
+func TestTTLUnderAMillisecondIsRoundedUp(t *testing.T) {
+	rdb := newMiniredisClient(t)
+	tr := usage.NewTracker(rdb, usage.WithTTL(500*time.Microsecond), usage.WithClock(newFakeClock(noon).Now))
+	tr.Track(usage.Exa)
+	if err := tr.Close(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	key := usage.Key(usage.Exa, noon)
+	// miniredis' clock stands still, so the key is there with its TTL.
+	ttl, err := rdb.PTTL(context.Background(), key).Result()
+	if err != nil || ttl != time.Millisecond {
+		t.Errorf("PTTL %s = %v, %v; want 1ms", key, ttl, err)
+	}
+	if got := get(t, rdb, key); got != 1 {
+		t.Errorf("%s holds %d, want 1", key, got)
+	}
+}
+
+func TestMaxKeysBoundsPendingKeysNotKeysSeen(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		errs := newErrorLog()
+		tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now),
+			usage.WithMaxKeys(2), usage.WithFlushInterval(time.Hour), usage.WithErrorHandler(errs.handle))
+		closeAtCleanup(t, tr)
+		ctx := ctxTimeout(t, 10*time.Second)
+		tr.Track("p1")
+		tr.Track("p2")
+		if err := tr.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// p1 and p2 are confirmed: nothing of theirs is pending.
+		tr.Track("p3")
+		tr.Track("p4")
+		checkStats(t, tr, usage.Stats{Tracked: 4, Flushed: 2, Pending: 2})
+		tr.Track("p5") // p3 and p4 are pending: the cap holds
+		tr.Track("p1")
+		checkStats(t, tr, usage.Stats{Tracked: 6, Flushed: 2, Pending: 2, Dropped: 2})
+		if err := tr.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tr.Track("p1") // a key confirmed and reclaimed comes back
+		tr.Track("p5")
+		if err := tr.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkStats(t, tr, usage.Stats{Tracked: 8, Flushed: 6, Dropped: 2})
+		want := map[usage.Provider]int64{"p1": 2, "p2": 1, "p3": 1, "p4": 1, "p5": 1}
+		for p, n := range want {
+			if got := get(t, b.rdb, b.keyFor(p, noon)); got != n {
+				t.Errorf("%s holds %d, want %d", p, got, n)
+			}
+		}
+		if got := errs.all(); len(got) == 0 || !errors.Is(got[0], usage.ErrTooManyKeys) {
+			t.Errorf("error handler got %v, want ErrTooManyKeys", got)
+		}
+	})
+}
+
+func TestCloseClosesWhateverItsContext(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+		for range 10 {
+			tr.Track(usage.Exa)
+		}
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := tr.Close(done); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Close with a done context = %v, want context.Canceled", err)
+		}
+		tr.Track(usage.Exa)
+		if err := tr.Flush(ctxTimeout(t, time.Second)); !errors.Is(err, usage.ErrClosed) {
+			t.Errorf("Flush after Close = %v, want ErrClosed", err)
+		}
+		if err := tr.Close(ctxTimeout(t, 5*time.Second)); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+		checkStats(t, tr, usage.Stats{Tracked: 11, Flushed: 10, Dropped: 1})
+		if got := get(t, b.rdb, b.keyFor(usage.Exa, noon)); got != 10 {
+			t.Errorf("Redis holds %d, want 10", got)
+		}
+	})
+}
+
+func TestCloseDeliversWhileTheErrorHandlerIsSlow(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		entered, leave := make(chan struct{}, 1), make(chan struct{})
+		slow := func(error) {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-leave // far longer than Close's deadline
+		}
+		tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now),
+			usage.WithFlushInterval(time.Millisecond), usage.WithErrorHandler(slow))
+		tr.Track("Not Valid") // the next tick reports it, and the handler blocks
+		<-entered
+		for range 50 {
+			tr.Track(usage.EDGAR)
+		}
+		if err := tr.Close(ctxTimeout(t, 100*time.Millisecond)); err != nil {
+			t.Errorf("Close with the handler blocked = %v, want nil", err)
+		}
+		tr.Track(usage.EDGAR)
+		checkStats(t, tr, usage.Stats{Tracked: 52, Flushed: 50, Dropped: 2})
+		if got := get(t, b.rdb, b.keyFor(usage.EDGAR, noon)); got != 50 {
+			t.Errorf("Redis holds %d, want 50", got)
+		}
+		close(leave)
+		if err := tr.Close(ctxTimeout(t, 5*time.Second)); err != nil { // waits for the goroutines, for goleak
+			t.Errorf("Close after the handler returned: %v", err)
+		}
+	})
+}
+
+func TestCloseAgainRetriesWhatIsLeft(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		p := newProxied(t, b, proxyOptions{maxRetries: -1, readTimeout: -1})
+		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		for range 20 {
+			tr.Track(usage.Apollo)
+		}
+		// A failed write, then one that hangs: Flush's deadline passes, and
+		// its error says both.
+		p.each(func(x *testsupport.Proxy) { x.SetDown(true) })
+		if err := tr.Flush(ctxTimeout(t, 5*time.Second)); err == nil {
+			t.Fatal("Flush with Redis down returned nil")
+		}
+		p.each(func(x *testsupport.Proxy) {
+			x.SetDown(false)
+			x.DropReplies(true)
+		})
+		err := tr.Flush(ctxTimeout(t, 200*time.Millisecond))
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "last write error") || !strings.Contains(err.Error(), "had no answer") {
+			t.Fatalf("Flush = %v, want the deadline, the last write error and the unanswered write", err)
+		}
+		if err := tr.Close(ctxTimeout(t, 100*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close while the write hangs = %v, want the deadline", err)
+		}
+		tr.Track(usage.Apollo)
+		checkStats(t, tr, usage.Stats{Tracked: 21, Pending: 20, Dropped: 1})
+
+		p.each(func(x *testsupport.Proxy) {
+			x.DropReplies(false)
+			x.CutConnections() // ends the write that waits for its reply
+		})
+		if err := tr.Close(ctxTimeout(t, 10*time.Second)); err != nil {
+			t.Fatalf("Close once Redis answers: %v", err)
+		}
+		checkStats(t, tr, usage.Stats{Tracked: 21, Flushed: 20, Dropped: 1})
+		if got := get(t, b.rdb, b.keyFor(usage.Apollo, noon)); got != 20 {
+			t.Errorf("Redis holds %d, want 20", got)
+		}
+	})
+}
