@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -253,16 +254,11 @@ func (t *Tracker) entryLocked(p Provider) *entry {
 // rebuildIndexLocked publishes a new index: the current one plus newEntries,
 // less the entries pruneIndexLocked found stale. It requires t.mu held.
 func (t *Tracker) rebuildIndexLocked() {
-	old := *t.index.Load()
-	m := make(map[Provider]*entry, len(old)+len(t.newEntries))
-	for p, e := range old {
-		if !t.stale || !t.staleLocked(e) {
-			m[p] = e
-		}
+	m := maps.Clone(*t.index.Load())
+	if t.stale {
+		maps.DeleteFunc(m, func(_ Provider, e *entry) bool { return t.staleLocked(e) })
 	}
-	for p, e := range t.newEntries {
-		m[p] = e
-	}
+	maps.Copy(m, t.newEntries)
 	clear(t.newEntries)
 	t.stale = false
 	t.index.Store(&m)
