@@ -29,14 +29,13 @@ func DefaultHosts() map[string]usage.Provider {
 // "api.example.com" and "a.b.example.com" but not "example.com"); an exact
 // name wins over a pattern and a longer pattern over a shorter one. Ports and
 // letter case are ignored. The host is the one the request is sent to,
-// req.URL.Host. A nil next means [http.DefaultTransport].
+// req.URL.Host. A nil next, typed or not, means [http.DefaultTransport].
 //
 // ByHost copies hosts, so later changes to the map have no effect. It panics
-// if c is nil, or a key or provider of hosts is invalid.
+// if c is nil, typed or not (as for [NewTransport]), or a key or provider of
+// hosts is invalid.
 func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, opts ...Option) http.RoundTripper {
-	if c == nil {
-		panic("providers: ByHost: nil Counter")
-	}
+	mustNotBeNil("ByHost", "Counter", c)
 	t := &hostTransport{
 		next:   orDefault(next),
 		obs:    observer{c: c, cfg: newConfig(opts)},

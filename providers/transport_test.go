@@ -451,14 +451,61 @@ func TestWiringMistakesPanicAtConstruction(t *testing.T) {
 		"ByHost pattern with a port": func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"api.exa.ai:443": usage.Exa}) },
 	}
 	for name, f := range cases {
-		func() {
-			defer func() {
-				r := recover()
-				if msg, _ := r.(string); !strings.HasPrefix(msg, "providers: ") {
-					t.Errorf("%s: recovered %v, want a providers panic", name, r)
-				}
-			}()
-			f()
-		}()
+		fn, _, _ := strings.Cut(name, " ")
+		if msg := panicOf(f); !strings.HasPrefix(msg, "providers: "+fn+": ") {
+			t.Errorf("%s: recovered %q, want a panic starting %q", name, msg, "providers: "+fn+": ")
+		}
+	}
+}
+
+// counterFunc is a Counter made of a function; a nil one is a nil Counter.
+type counterFunc func(usage.Provider)
+
+func (f counterFunc) Track(p usage.Provider) { f(p) }
+
+func TestTypedNilWiringPanicsAtConstruction(t *testing.T) {
+	nilTracker := (*usage.Tracker)(nil) // Track on it is a silent no-op
+	cases := map[string]func(){
+		"NewTransport nil *usage.Tracker": func() { providers.NewTransport(nil, nilTracker, usage.Exa) },
+		"WrapClient nil *usage.Tracker":   func() { providers.WrapClient(nil, nilTracker, usage.Exa) },
+		"WrapDoer nil *usage.Tracker":     func() { providers.WrapDoer(http.DefaultClient, nilTracker, usage.Exa) },
+		"ByHost nil *usage.Tracker":       func() { providers.ByHost(nil, nilTracker, providers.DefaultHosts()) },
+		"WrapClient nil counterFunc":      func() { providers.WrapClient(nil, counterFunc(nil), usage.Exa) },
+		"WrapDoer nil Counter":            func() { providers.WrapDoer(http.DefaultClient, nil, usage.Exa) },
+		"WrapDoer nil *http.Client":       func() { providers.WrapDoer((*http.Client)(nil), &counter{}, usage.Exa) },
+	}
+	for name, f := range cases {
+		fn, what, _ := strings.Cut(name, " ")
+		msg := panicOf(f)
+		if !strings.HasPrefix(msg, "providers: "+fn+": ") || !strings.Contains(msg, strings.TrimPrefix(what, "nil ")) {
+			t.Errorf("%s: recovered %q, want a panic from %s that names %s", name, msg, fn, what)
+		}
+	}
+}
+
+// A typed-nil next transport means http.DefaultTransport, as an untyped nil
+// does, instead of a nil dereference on the first request.
+func TestTypedNilNextMeansDefaultTransport(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
+	next := (*http.Transport)(nil)
+	for name, rt := range map[string]http.RoundTripper{
+		"NewTransport": providers.NewTransport(next, &counter{}, usage.Exa),
+		"ByHost":       providers.ByHost(next, &counter{}, map[string]usage.Provider{"127.0.0.1": usage.Exa}),
+	} {
+		var resp *http.Response
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		msg := panicOf(func() {
+			var err error
+			if resp, err = rt.RoundTrip(req); err != nil {
+				t.Errorf("%s: RoundTrip: %v", name, err)
+			}
+		})
+		if msg != "" {
+			t.Errorf("%s: RoundTrip through a nil *http.Transport panicked: %s", name, msg)
+			continue
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
 	}
 }
