@@ -440,15 +440,15 @@ func TestWrapDoer(t *testing.T) {
 
 func TestWiringMistakesPanicAtConstruction(t *testing.T) {
 	cases := map[string]func(){
-		"NewTransport nil counter":   func() { providers.NewTransport(nil, nil, usage.Exa) },
-		"NewTransport bad provider":  func() { providers.NewTransport(nil, &counter{}, "Exa") },
-		"WrapClient nil counter":     func() { providers.WrapClient(nil, nil, usage.Exa) },
-		"WrapClient empty provider":  func() { providers.WrapClient(nil, &counter{}, "") },
-		"WrapDoer nil doer":          func() { providers.WrapDoer(nil, &counter{}, usage.Exa) },
-		"ByHost nil counter":         func() { providers.ByHost(nil, nil, nil) },
-		"ByHost bad provider":        func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"a.b": "A B"}) },
-		"ByHost bad pattern":         func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"*.": usage.Exa}) },
-		"ByHost pattern with a port": func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"api.exa.ai:443": usage.Exa}) },
+		"NewTransport nil counter":  func() { providers.NewTransport(nil, nil, usage.Exa) },
+		"NewTransport bad provider": func() { providers.NewTransport(nil, &counter{}, "Exa") },
+		"WrapClient nil counter":    func() { providers.WrapClient(nil, nil, usage.Exa) },
+		"WrapClient empty provider": func() { providers.WrapClient(nil, &counter{}, "") },
+		"WrapDoer nil doer":         func() { providers.WrapDoer(nil, &counter{}, usage.Exa) },
+		"ByHost nil counter":        func() { providers.ByHost(nil, nil, nil) },
+		"ByHost bad provider":       func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"a.b": "A B"}) },
+		"ByHost bad pattern":        func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"*.": usage.Exa}) },
+		"ByHost bad port":           func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"api.exa.ai:0": usage.Exa}) },
 	}
 	for name, f := range cases {
 		fn, _, _ := strings.Cut(name, " ")
