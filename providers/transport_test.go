@@ -3,12 +3,14 @@ package providers_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -398,6 +400,66 @@ func TestCountAtEOF(t *testing.T) {
 	}
 	if cnt.get(usage.Exa) != 1 {
 		t.Errorf("body-less response counted %d, want 1", cnt.get(usage.Exa))
+	}
+}
+
+// TestCountAtEOFWithAJSONDecoder pins what CountAtEOF's doc says of a
+// json.Decoder, which stops at the end of the value it decodes: on a body of
+// known length that end is the body's; on a chunked body the call counts once
+// the caller reads on to io.EOF, and not when it closes the body before its
+// end has arrived.
+func TestCountAtEOFWithAJSONDecoder(t *testing.T) {
+	// Big enough that the decoder's reads are not the whole body at once, and
+	// with no newline after the value, so that the value's end is the body's.
+	value, err := json.Marshal(map[string]string{"text": strings.Repeat("quaternion ", 20000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Has("length") {
+			w.Header().Set("Content-Length", strconv.Itoa(len(value)))
+		}
+		w.Write(value)
+		if r.URL.Query().Has("hold") {
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // the body's end arrives only after the caller has gone
+		}
+	})
+	cases := []struct {
+		query  string
+		length bool // whether the response has a Content-Length
+		drain  bool // whether the caller reads on to io.EOF after decoding
+		want   int
+	}{
+		{"?length", true, false, 1},
+		{"?length", true, true, 1},
+		{"", false, true, 1},
+		{"?hold", false, false, 0},
+	}
+	for _, c := range cases {
+		cnt := &counter{}
+		hc := providers.WrapClient(nil, cnt, usage.Exa, providers.CountAtEOF())
+		resp, err := hc.Get(srv.URL + c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.ContentLength >= 0; got != c.length {
+			t.Fatalf("%s: ContentLength %d, want known: %v", c.query, resp.ContentLength, c.length)
+		}
+		var v struct{ Text string }
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || len(v.Text) != 20000*len("quaternion ") {
+			t.Fatalf("%s: decoded %d bytes of text, %v", c.query, len(v.Text), err)
+		}
+		if c.drain {
+			if n, err := io.Copy(io.Discard, resp.Body); n != 0 || err != nil {
+				t.Fatalf("%s: after the value: %d bytes, %v", c.query, n, err)
+			}
+		}
+		resp.Body.Close()
+		if got := cnt.get(usage.Exa); got != c.want {
+			t.Errorf("%s, drained %v: counted %d, want %d", c.query, c.drain, got, c.want)
+		}
 	}
 }
 
