@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +28,7 @@ func TestTransportCountsOnly2xx(t *testing.T) {
 		want   int
 	}{
 		{200, 1}, {201, 1}, {204, 1}, {299, 1},
-		{100, 0}, {301, 0}, {304, 0}, {400, 0}, {404, 0}, {429, 0}, {500, 0}, {503, 0}, {529, 0},
+		{301, 0}, {304, 0}, {400, 0}, {404, 0}, {429, 0}, {500, 0}, {503, 0}, {529, 0},
 	}
 	for _, c := range cases {
 		srv := server(t, func(w http.ResponseWriter, r *http.Request) {
@@ -39,13 +41,6 @@ func TestTransportCountsOnly2xx(t *testing.T) {
 		rt := providers.NewTransport(nil, cnt, usage.Exa)
 		req, _ := http.NewRequest("GET", srv.URL, nil)
 		resp, err := rt.RoundTrip(req)
-		if c.status == 100 {
-			// A bare 100 is not a final status; the server turns it into 200.
-			if err == nil {
-				resp.Body.Close()
-			}
-			continue
-		}
 		if err != nil {
 			t.Fatalf("status %d: %v", c.status, err)
 		}
@@ -55,6 +50,44 @@ func TestTransportCountsOnly2xx(t *testing.T) {
 		}
 		if got := cnt.get(usage.Exa); got != c.want {
 			t.Errorf("status %d: counted %d, want %d", c.status, got, c.want)
+		}
+	}
+}
+
+// TestTransportCountsOnlyTheFinalResponseAfterInformationalOnes sends a 1xx
+// (100 Continue, 103 Early Hints) before the final status: the interim
+// response reaches the client, and only the final one decides the count.
+func TestTransportCountsOnlyTheFinalResponseAfterInformationalOnes(t *testing.T) {
+	cases := []struct {
+		interim, final int
+		want           int
+	}{
+		{100, 200, 1}, {103, 200, 1}, {100, 404, 0}, {103, 503, 0},
+	}
+	for _, c := range cases {
+		srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</app.css>; rel=preload")
+			w.WriteHeader(c.interim)
+			w.WriteHeader(c.final)
+		})
+		cnt := &counter{}
+		rt := providers.NewTransport(nil, cnt, usage.Exa)
+		var interim []int
+		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+			interim = append(interim, code)
+			return nil
+		}}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", srv.URL, nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%d then %d: %v", c.interim, c.final, err)
+		}
+		resp.Body.Close()
+		if len(interim) != 1 || interim[0] != c.interim || resp.StatusCode != c.final {
+			t.Fatalf("%d then %d: the client saw %v then %d", c.interim, c.final, interim, resp.StatusCode)
+		}
+		if got := cnt.get(usage.Exa); got != c.want {
+			t.Errorf("%d then %d: counted %d, want %d", c.interim, c.final, got, c.want)
 		}
 	}
 }
@@ -99,21 +132,17 @@ func TestTransportCountsNothingOnErrors(t *testing.T) {
 		}
 	})
 	t.Run("cancelled request", func(t *testing.T) {
-		release := make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		srv := server(t, func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
+			cancel() // the caller gives up while the server holds the request
+			<-r.Context().Done()
 		})
-		defer close(release)
 		cnt := &counter{}
 		hc := providers.WrapClient(nil, cnt, usage.Exa)
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 		_, err := hc.Do(req)
-		if !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Do = %v, want the context's error passed through", err)
 		}
 		if cnt.total() != 0 {
