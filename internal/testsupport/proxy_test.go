@@ -49,22 +49,24 @@ func dial(t *testing.T, addr string) net.Conn {
 	return c
 }
 
-// get sends a request on c and returns the response's body.
-func get(t *testing.T, c net.Conn, r *bufio.Reader) string {
+// through dials addr, sends a request and checks that "hello" comes back;
+// it returns the connection's reader, the connection still open.
+func through(t *testing.T, addr, when string) *bufio.Reader {
 	t.Helper()
+	c := dial(t, addr)
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
+	r := bufio.NewReader(c)
 	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", when, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
+	if body, err := io.ReadAll(resp.Body); string(body) != "hello" || err != nil {
+		t.Errorf("%s: %q, %v through the proxy, want hello", when, body, err)
 	}
-	return string(body)
+	return r
 }
 
 // closed reads what is left on c and reports whether its peer closed it (an
@@ -78,26 +80,18 @@ func closed(c io.Reader) (bool, string) {
 func TestProxyForwardsAndCutsConnections(t *testing.T) {
 	target, _ := hello(t)
 	p := testsupport.NewProxy(t, target)
-	c := dial(t, p.Addr)
-	r := bufio.NewReader(c)
-	if body := get(t, c, r); body != "hello" {
-		t.Fatalf("through the proxy: %q, want hello", body)
-	}
+	open := through(t, p.Addr, "at first")
 	p.CutConnections()
-	if ok, rest := closed(r); !ok || rest != "" {
+	if ok, rest := closed(open); !ok || rest != "" {
 		t.Errorf("after CutConnections the connection was not closed (read %q)", rest)
 	}
-	c = dial(t, p.Addr) // the proxy still accepts
-	if body := get(t, c, bufio.NewReader(c)); body != "hello" {
-		t.Errorf("after CutConnections: %q, want hello", body)
-	}
+	through(t, p.Addr, "after CutConnections") // the proxy still accepts
 }
 
 func TestProxySetDown(t *testing.T) {
 	target, _ := hello(t)
 	p := testsupport.NewProxy(t, target)
-	open := dial(t, p.Addr)
-	get(t, open, bufio.NewReader(open)) // the connection is through
+	open := through(t, p.Addr, "at first")
 	p.SetDown(true)
 	if ok, _ := closed(open); !ok {
 		t.Error("SetDown(true) left an open connection")
@@ -106,10 +100,7 @@ func TestProxySetDown(t *testing.T) {
 		t.Error("a proxy that is down kept a new connection")
 	}
 	p.SetDown(false)
-	c := dial(t, p.Addr)
-	if body := get(t, c, bufio.NewReader(c)); body != "hello" {
-		t.Errorf("after SetDown(false): %q, want hello", body)
-	}
+	through(t, p.Addr, "after SetDown(false)")
 }
 
 func TestProxyDropReplies(t *testing.T) {
