@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
@@ -87,3 +88,46 @@ func transports(b *testing.B, next http.RoundTripper) []namedTransport {
 		{"ByHost", providers.ByHost(next, tracker, hosts)},
 	}
 }
+
+// TestDecoratorsAddNoAllocation pins what BenchmarkDecorator measures: with
+// the default rule, a counted round trip through NewTransport or ByHost
+// allocates nothing beyond the wrapped transport, for every lower-case form of
+// a host ByHost normalises.
+func TestDecoratorsAddNoAllocation(t *testing.T) {
+	resp := &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}
+	next := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
+	hosts := providers.DefaultHosts()
+	hosts["api.exa.ai:8443"] = "exa_8443"
+	hosts["*.example.com"] = "example"
+	cnt := &atomicCounter{}
+	for _, url := range []string{
+		"https://api.exa.ai/search",
+		"https://api.exa.ai.:443/search",
+		"https://api.exa.ai:8443/search",
+		"https://a.b.example.com./",
+		"https://not-a-provider.org/",
+	} {
+		req, _ := http.NewRequest("GET", url, nil)
+		for name, rt := range map[string]http.RoundTripper{
+			"NewTransport": providers.NewTransport(next, cnt, usage.Exa),
+			"ByHost":       providers.ByHost(next, cnt, hosts),
+		} {
+			allocs := testing.AllocsPerRun(100, func() {
+				if _, err := rt.RoundTrip(req); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%s: RoundTrip(%s) allocates %v times, want 0", name, url, allocs)
+			}
+		}
+	}
+	if cnt.n.Load() == 0 {
+		t.Error("nothing counted")
+	}
+}
+
+// atomicCounter counts calls without allocating.
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) Track(usage.Provider) { c.n.Add(1) }

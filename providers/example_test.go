@@ -2,7 +2,9 @@ package providers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -94,4 +96,32 @@ func ExampleByHost() {
 	// counted exa
 	// counted edgar
 	// counted claude
+}
+
+func ExampleCountAtEOF() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.(http.Flusher).Flush() // no Content-Length: the body is chunked
+		fmt.Fprint(w, `{"results":["Acme raises a Series B"]}`)
+	}))
+	defer api.Close()
+
+	hc := providers.WrapClient(nil, printCounter{}, usage.Exa, providers.CountAtEOF())
+	resp, err := hc.Get(api.URL + "/search")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var found struct{ Results []string }
+	if err := json.NewDecoder(resp.Body).Decode(&found); err != nil {
+		log.Fatal(err)
+	}
+	// The decoder stops at the end of the value; reading on to io.EOF is what
+	// tells that the body is complete.
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(found.Results[0])
+	// Output:
+	// counted exa
+	// Acme raises a Series B
 }

@@ -1,8 +1,12 @@
 package providers
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/enrichmeter/enrichmeter/usage"
@@ -24,86 +28,159 @@ func DefaultHosts() map[string]usage.Provider {
 
 // ByHost returns an [http.RoundTripper] for all outgoing calls that counts
 // each successful call for the provider of its request's host, and counts
-// nothing for hosts it does not know. Keys of hosts are host names
-// ("api.exa.ai") or suffix patterns ("*.example.com", which matches
-// "api.example.com" and "a.b.example.com" but not "example.com"); an exact
-// name wins over a pattern and a longer pattern over a shorter one. Ports and
-// letter case are ignored. The host is the one the request is sent to,
-// req.URL.Host. A nil next means [http.DefaultTransport].
+// nothing for hosts it does not know. The host is the one the request is sent
+// to, req.URL.Host. A nil next, typed or not, means [http.DefaultTransport].
+//
+// Keys of hosts are host names ("api.exa.ai") or suffix patterns
+// ("*.example.com", which matches "api.example.com" and "a.b.example.com" but
+// not "example.com"), each optionally with a port ("127.0.0.1:8080",
+// "*.example.com:8443"). A key without a port matches any port; a key with
+// one matches only requests sent to that port: the URL's, or 80 for http and
+// 443 for https when the URL has none. Letter case and a trailing dot
+// ("api.exa.ai.", a fully qualified name) are ignored, in keys and in request
+// hosts alike. When several keys match, an exact name wins over a pattern and
+// a longer pattern over a shorter one, and between two keys of the same name
+// the one with the port wins. IPv6 addresses are not supported.
 //
 // ByHost copies hosts, so later changes to the map have no effect. It panics
-// if c is nil, or a key or provider of hosts is invalid.
+// if c is nil, typed or not (as for [NewTransport]), if a provider of hosts is
+// invalid, if a key is malformed (the message says why), or if two keys name
+// the same host and port for different providers.
 func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, opts ...Option) http.RoundTripper {
-	if c == nil {
-		panic("providers: ByHost: nil Counter")
-	}
-	t := &hostTransport{
-		next:   orDefault(next),
-		obs:    observer{c: c, cfg: newConfig(opts)},
-		exact:  make(map[string]usage.Provider),
-		suffix: make(map[string]usage.Provider),
-	}
-	for pattern, p := range hosts {
+	mustNotBeNil("ByHost", "Counter", c)
+	t := &hostTransport{next: orDefault(next), obs: observer{c: c, cfg: newConfig(opts)}}
+	from := make(map[hostKey]string) // the key each entry came from
+	for _, key := range slices.Sorted(maps.Keys(hosts)) {
+		p := hosts[key]
 		if err := p.Validate(); err != nil {
-			panic(fmt.Sprintf("providers: ByHost: host %q: %v", pattern, err))
+			panic(fmt.Sprintf("providers: ByHost: key %q: %v", key, err))
 		}
-		name := strings.ToLower(pattern)
-		if rest, ok := strings.CutPrefix(name, "*."); ok {
-			if !validHostname(rest) {
-				panic(fmt.Sprintf("providers: ByHost: invalid host pattern %q", pattern))
-			}
-			t.suffix["."+rest] = p
-			continue
+		k, pattern, err := parseKey(key)
+		if err != nil {
+			panic(fmt.Sprintf("providers: ByHost: key %q: %v", key, err))
 		}
-		if !validHostname(name) {
-			panic(fmt.Sprintf("providers: ByHost: invalid host %q", pattern))
+		m := &t.exact
+		if pattern {
+			m = &t.suffix
+			k.name = "." + k.name
 		}
-		t.exact[name] = p
+		if q, had := m.add(k, p); had && q != p {
+			panic(fmt.Sprintf("providers: ByHost: keys %q and %q name the same host for different providers (%s, %s)", from[k], key, q, p))
+		}
+		from[k] = key
 	}
 	return t
 }
 
-// validHostname accepts a lower-case host name, or what follows "*." in a
-// pattern: non-empty dot-separated labels of letters, digits, '-' and '_'.
-// An IPv4 address passes; an IPv6 literal, a port or a scheme does not.
-func validHostname(h string) bool {
-	if h == "" || h[0] == '.' || h[len(h)-1] == '.' || strings.Contains(h, "..") {
-		return false
+// hostKey is a host as ByHost matches it: a lower-case name without a
+// trailing dot (for a pattern, the suffix with its leading dot) and a port, 0
+// meaning any port.
+type hostKey struct {
+	name string
+	port uint16
+}
+
+// parseKey parses a key of ByHost's map, or says why it is refused.
+func parseKey(key string) (k hostKey, pattern bool, err error) {
+	name := strings.ToLower(key)
+	if strings.Contains(name, "://") {
+		return k, false, errors.New(`a key is a host name, without a scheme ("api.exa.ai")`)
 	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
+	if strings.HasPrefix(name, "[") || strings.Count(name, ":") > 1 {
+		return k, false, errors.New("IPv6 addresses are not supported")
+	}
+	if host, port, ok := strings.Cut(name, ":"); ok {
+		n, ok := parsePort(port)
+		if !ok {
+			return k, false, fmt.Errorf("port %q is not a number from 1 to 65535", port)
+		}
+		name, k.port = host, n
+	}
+	name, pattern = strings.CutPrefix(name, "*.")
+	name = strings.TrimSuffix(name, ".")
+	if err := checkHostname(name); err != nil {
+		return k, false, err
+	}
+	k.name = name
+	return k, pattern, nil
+}
+
+// checkHostname says what is wrong with h, a lower-case host name without a
+// trailing dot, or what follows "*." in a pattern: it must be non-empty
+// dot-separated labels of letters, digits, '-' and '_'. An IPv4 address
+// passes.
+func checkHostname(h string) error {
+	if h == "" {
+		return errors.New("no host name")
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" {
+			return errors.New("empty label (two dots in a row, or a leading dot)")
+		}
+		if strings.Contains(label, "*") {
+			return errors.New(`"*" is allowed only as a whole first label, as in "*.example.com"`)
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return fmt.Errorf("character %q is not allowed in a host name", c)
+			}
 		}
 	}
-	return true
+	return nil
+}
+
+// parsePort parses a port number from 1 to 65535 in decimal, without
+// allocating.
+func parsePort(s string) (uint16, bool) {
+	if s == "" || len(s) > 5 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	if n < 1 || n > 65535 {
+		return 0, false
+	}
+	return uint16(n), true
 }
 
 type hostTransport struct {
 	next   http.RoundTripper
 	obs    observer
-	exact  map[string]usage.Provider // lower-case host names
-	suffix map[string]usage.Provider // ".example.com" for "*.example.com"
+	exact  hostMap // host names
+	suffix hostMap // ".example.com" for "*.example.com"
 }
 
 // RoundTrip implements [http.RoundTripper].
 func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req)
-	if p, ok := t.lookup(req.URL.Host); ok {
+	if p, ok := t.lookup(req.URL); ok {
 		resp = t.obs.observe(req, resp, err, p)
 	}
 	return resp, err
 }
 
-// lookup finds the provider of host, which may carry a port.
-func (t *hostTransport) lookup(host string) (usage.Provider, bool) {
-	host = strings.ToLower(hostname(host)) // allocates only for upper-case hosts
-	if p, ok := t.exact[host]; ok {
+// lookup finds the provider of the host a request to u is sent to. It
+// allocates only for a host with upper-case letters.
+func (t *hostTransport) lookup(u *url.URL) (usage.Provider, bool) {
+	k := hostKey{name: strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")}
+	if port := u.Port(); port != "" {
+		k.port, _ = parsePort(port) // 0 if invalid: only keys without a port match
+	} else if u.Scheme == "http" {
+		k.port = 80
+	} else if u.Scheme == "https" {
+		k.port = 443
+	}
+	if p, ok := t.exact.find(k); ok {
 		return p, true
 	}
-	for i := 0; i < len(host); i++ {
-		if host[i] == '.' {
-			if p, ok := t.suffix[host[i:]]; ok {
+	for i := 0; i < len(k.name); i++ {
+		if k.name[i] == '.' {
+			if p, ok := t.suffix.find(hostKey{k.name[i:], k.port}); ok {
 				return p, true
 			}
 		}
@@ -111,19 +188,40 @@ func (t *hostTransport) lookup(host string) (usage.Provider, bool) {
 	return "", false
 }
 
-// hostname strips the port from host, and the brackets from an IPv6 literal,
-// without allocating.
-func hostname(host string) string {
-	if strings.HasPrefix(host, "[") {
-		if i := strings.IndexByte(host, ']'); i > 0 {
-			return host[1:i]
+// A hostMap maps host names, each for one port or for any port, to
+// providers. The zero value is an empty map ready to add to.
+type hostMap struct {
+	anyPort map[string]usage.Provider
+	onPort  map[hostKey]usage.Provider // nil until a key has a port
+}
+
+// add maps k to p, and returns the provider k had before, if any.
+func (m *hostMap) add(k hostKey, p usage.Provider) (prev usage.Provider, had bool) {
+	if k.port == 0 {
+		if m.anyPort == nil {
+			m.anyPort = make(map[string]usage.Provider)
 		}
-		return host
+		prev, had = m.anyPort[k.name]
+		m.anyPort[k.name] = p
+		return prev, had
 	}
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		return host[:i]
+	if m.onPort == nil {
+		m.onPort = make(map[hostKey]usage.Provider)
 	}
-	return host
+	prev, had = m.onPort[k]
+	m.onPort[k] = p
+	return prev, had
+}
+
+// find looks k up, then k's name for any port.
+func (m *hostMap) find(k hostKey) (usage.Provider, bool) {
+	if k.port != 0 && m.onPort != nil {
+		if p, ok := m.onPort[k]; ok {
+			return p, true
+		}
+	}
+	p, ok := m.anyPort[k.name]
+	return p, ok
 }
 
 // CloseIdleConnections closes the idle connections of the wrapped transport,

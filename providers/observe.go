@@ -62,7 +62,8 @@ func (b *countingBody) Read(p []byte) (int, error) {
 }
 
 // Close counts the call if exactly Content-Length bytes were read, then closes
-// the body.
+// the body. It reads nothing: with no Content-Length, whether the body's end
+// has arrived is known only to a Read, which may block.
 func (b *countingBody) Close() error {
 	if b.length >= 0 && b.read.Load() == b.length {
 		b.count()

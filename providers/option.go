@@ -44,11 +44,23 @@ func WithSuccess(rule func(*http.Response) bool) Option {
 
 // CountAtEOF counts a successful call only once its response body has been
 // read to the end: when a Read returns [io.EOF], or when the body is closed
-// after exactly Content-Length bytes were read (as when a JSON decoder stops
-// at the end of the value). A body closed early, or whose read fails, counts
-// nothing. Each call counts at most once. The default is to count when the
-// response headers arrive. CountAtEOF wraps the body, which costs one small
-// allocation per counted response.
+// after exactly resp.ContentLength bytes were read, if that length is known
+// (not -1). A body closed before either, or whose read fails, counts nothing.
+// Each call counts at most once. The default is to count when the response
+// headers arrive. CountAtEOF wraps the body, which costs one small allocation
+// per counted response.
+//
+// A reader that stops at the end of what it needs, as an
+// [encoding/json.Decoder] does at the end of a value, reaches the end of a
+// body of known length when nothing follows the value. A body of unknown
+// length (chunked, or decompressed by the transport) ends only with the
+// io.EOF of a further Read, which Close can neither wait for without
+// blocking nor see without reading: read such a body on to io.EOF before
+// closing it, which also lets the transport reuse the connection:
+//
+//	err := json.NewDecoder(resp.Body).Decode(&v)
+//	io.Copy(io.Discard, resp.Body) // the rest, to io.EOF: the call counts
+//	resp.Body.Close()
 func CountAtEOF() Option {
 	return optionFunc(func(c *config) { c.atEOF = true })
 }

@@ -3,6 +3,7 @@ package providers
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -19,10 +20,13 @@ var _ Counter = (*usage.Tracker)(nil)
 // NewTransport returns an [http.RoundTripper] that sends requests through next
 // and counts, for provider p, each call whose response the success rule
 // accepts (by default a 2xx status). It returns next's response and error
-// untouched. A nil next means [http.DefaultTransport].
+// untouched. A nil next, typed (a nil *[http.Transport]) or not, means
+// [http.DefaultTransport].
 //
 // NewTransport panics if c is nil or p is invalid: those are wiring mistakes,
-// found when the client is built rather than on its first request.
+// found when the client is built rather than on its first request. A Counter
+// that holds a nil pointer, map, slice, channel or function (a nil
+// *[usage.Tracker], whose Track counts nothing) is nil too.
 func NewTransport(next http.RoundTripper, c Counter, p usage.Provider, opts ...Option) http.RoundTripper {
 	mustWire("NewTransport", c, p)
 	return &transport{next: orDefault(next), obs: observer{c: c, cfg: newConfig(opts)}, p: p}
@@ -31,7 +35,8 @@ func NewTransport(next http.RoundTripper, c Counter, p usage.Provider, opts ...O
 // WrapClient returns a copy of hc whose transport is hc's wrapped by
 // [NewTransport]; hc itself is not changed, and Timeout, Jar and
 // CheckRedirect carry over. A nil hc means a new client with default
-// settings. Like NewTransport, it panics if c is nil or p is invalid.
+// settings. Like NewTransport, it panics if c is nil, typed or not, or p is
+// invalid.
 func WrapClient(hc *http.Client, c Counter, p usage.Provider, opts ...Option) *http.Client {
 	mustWire("WrapClient", c, p)
 	var cp http.Client
@@ -66,19 +71,44 @@ func closeIdle(rt http.RoundTripper) {
 	}
 }
 
+// orDefault returns rt, or http.DefaultTransport if rt is nil, typed or not.
 func orDefault(rt http.RoundTripper) http.RoundTripper {
-	if rt == nil {
+	if isNil(rt) {
 		return http.DefaultTransport
 	}
 	return rt
 }
 
-// mustWire panics, naming the constructor, if c is nil or p is invalid.
+// mustWire panics, naming the constructor, if c is nil, typed or not, or p is
+// invalid.
 func mustWire(fn string, c Counter, p usage.Provider) {
-	if c == nil {
-		panic("providers: " + fn + ": nil Counter")
-	}
+	mustNotBeNil(fn, "Counter", c)
 	if err := p.Validate(); err != nil {
 		panic(fmt.Sprintf("providers: %s: %v", fn, err))
 	}
+}
+
+// mustNotBeNil panics, naming the constructor and the dependency, if v is nil
+// or holds a nil of its type.
+func mustNotBeNil(fn, what string, v any) {
+	switch {
+	case v == nil:
+		panic(fmt.Sprintf("providers: %s: nil %s", fn, what))
+	case isNil(v):
+		panic(fmt.Sprintf("providers: %s: nil %s (a nil %T)", fn, what, v))
+	}
+}
+
+// isNil reports whether v is nil or holds a nil pointer, map, slice, channel
+// or function: a value whose methods, if they run at all, have nothing to
+// work on.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }

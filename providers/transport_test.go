@@ -3,12 +3,16 @@ package providers_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptrace"
+	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +28,7 @@ func TestTransportCountsOnly2xx(t *testing.T) {
 		want   int
 	}{
 		{200, 1}, {201, 1}, {204, 1}, {299, 1},
-		{100, 0}, {301, 0}, {304, 0}, {400, 0}, {404, 0}, {429, 0}, {500, 0}, {503, 0}, {529, 0},
+		{301, 0}, {304, 0}, {400, 0}, {404, 0}, {429, 0}, {500, 0}, {503, 0}, {529, 0},
 	}
 	for _, c := range cases {
 		srv := server(t, func(w http.ResponseWriter, r *http.Request) {
@@ -37,13 +41,6 @@ func TestTransportCountsOnly2xx(t *testing.T) {
 		rt := providers.NewTransport(nil, cnt, usage.Exa)
 		req, _ := http.NewRequest("GET", srv.URL, nil)
 		resp, err := rt.RoundTrip(req)
-		if c.status == 100 {
-			// A bare 100 is not a final status; the server turns it into 200.
-			if err == nil {
-				resp.Body.Close()
-			}
-			continue
-		}
 		if err != nil {
 			t.Fatalf("status %d: %v", c.status, err)
 		}
@@ -53,6 +50,44 @@ func TestTransportCountsOnly2xx(t *testing.T) {
 		}
 		if got := cnt.get(usage.Exa); got != c.want {
 			t.Errorf("status %d: counted %d, want %d", c.status, got, c.want)
+		}
+	}
+}
+
+// TestTransportCountsOnlyTheFinalResponseAfterInformationalOnes sends a 1xx
+// (100 Continue, 103 Early Hints) before the final status: the interim
+// response reaches the client, and only the final one decides the count.
+func TestTransportCountsOnlyTheFinalResponseAfterInformationalOnes(t *testing.T) {
+	cases := []struct {
+		interim, final int
+		want           int
+	}{
+		{100, 200, 1}, {103, 200, 1}, {100, 404, 0}, {103, 503, 0},
+	}
+	for _, c := range cases {
+		srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</app.css>; rel=preload")
+			w.WriteHeader(c.interim)
+			w.WriteHeader(c.final)
+		})
+		cnt := &counter{}
+		rt := providers.NewTransport(nil, cnt, usage.Exa)
+		var interim []int
+		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+			interim = append(interim, code)
+			return nil
+		}}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", srv.URL, nil)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%d then %d: %v", c.interim, c.final, err)
+		}
+		resp.Body.Close()
+		if len(interim) != 1 || interim[0] != c.interim || resp.StatusCode != c.final {
+			t.Fatalf("%d then %d: the client saw %v then %d", c.interim, c.final, interim, resp.StatusCode)
+		}
+		if got := cnt.get(usage.Exa); got != c.want {
+			t.Errorf("%d then %d: counted %d, want %d", c.interim, c.final, got, c.want)
 		}
 	}
 }
@@ -97,21 +132,17 @@ func TestTransportCountsNothingOnErrors(t *testing.T) {
 		}
 	})
 	t.Run("cancelled request", func(t *testing.T) {
-		release := make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		srv := server(t, func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
+			cancel() // the caller gives up while the server holds the request
+			<-r.Context().Done()
 		})
-		defer close(release)
 		cnt := &counter{}
 		hc := providers.WrapClient(nil, cnt, usage.Exa)
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 		_, err := hc.Do(req)
-		if !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Do = %v, want the context's error passed through", err)
 		}
 		if cnt.total() != 0 {
@@ -401,6 +432,66 @@ func TestCountAtEOF(t *testing.T) {
 	}
 }
 
+// TestCountAtEOFWithAJSONDecoder pins what CountAtEOF's doc says of a
+// json.Decoder, which stops at the end of the value it decodes: on a body of
+// known length that end is the body's; on a chunked body the call counts once
+// the caller reads on to io.EOF, and not when it closes the body before its
+// end has arrived.
+func TestCountAtEOFWithAJSONDecoder(t *testing.T) {
+	// Big enough that the decoder's reads are not the whole body at once, and
+	// with no newline after the value, so that the value's end is the body's.
+	value, err := json.Marshal(map[string]string{"text": strings.Repeat("quaternion ", 20000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Has("length") {
+			w.Header().Set("Content-Length", strconv.Itoa(len(value)))
+		}
+		w.Write(value)
+		if r.URL.Query().Has("hold") {
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // the body's end arrives only after the caller has gone
+		}
+	})
+	cases := []struct {
+		query  string
+		length bool // whether the response has a Content-Length
+		drain  bool // whether the caller reads on to io.EOF after decoding
+		want   int
+	}{
+		{"?length", true, false, 1},
+		{"?length", true, true, 1},
+		{"", false, true, 1},
+		{"?hold", false, false, 0},
+	}
+	for _, c := range cases {
+		cnt := &counter{}
+		hc := providers.WrapClient(nil, cnt, usage.Exa, providers.CountAtEOF())
+		resp, err := hc.Get(srv.URL + c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.ContentLength >= 0; got != c.length {
+			t.Fatalf("%s: ContentLength %d, want known: %v", c.query, resp.ContentLength, c.length)
+		}
+		var v struct{ Text string }
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || len(v.Text) != 20000*len("quaternion ") {
+			t.Fatalf("%s: decoded %d bytes of text, %v", c.query, len(v.Text), err)
+		}
+		if c.drain {
+			if n, err := io.Copy(io.Discard, resp.Body); n != 0 || err != nil {
+				t.Fatalf("%s: after the value: %d bytes, %v", c.query, n, err)
+			}
+		}
+		resp.Body.Close()
+		if got := cnt.get(usage.Exa); got != c.want {
+			t.Errorf("%s, drained %v: counted %d, want %d", c.query, c.drain, got, c.want)
+		}
+	}
+}
+
 func TestWithSuccess(t *testing.T) {
 	srv := server(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) })
 	cnt := &counter{}
@@ -440,25 +531,72 @@ func TestWrapDoer(t *testing.T) {
 
 func TestWiringMistakesPanicAtConstruction(t *testing.T) {
 	cases := map[string]func(){
-		"NewTransport nil counter":   func() { providers.NewTransport(nil, nil, usage.Exa) },
-		"NewTransport bad provider":  func() { providers.NewTransport(nil, &counter{}, "Exa") },
-		"WrapClient nil counter":     func() { providers.WrapClient(nil, nil, usage.Exa) },
-		"WrapClient empty provider":  func() { providers.WrapClient(nil, &counter{}, "") },
-		"WrapDoer nil doer":          func() { providers.WrapDoer(nil, &counter{}, usage.Exa) },
-		"ByHost nil counter":         func() { providers.ByHost(nil, nil, nil) },
-		"ByHost bad provider":        func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"a.b": "A B"}) },
-		"ByHost bad pattern":         func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"*.": usage.Exa}) },
-		"ByHost pattern with a port": func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"api.exa.ai:443": usage.Exa}) },
+		"NewTransport nil counter":  func() { providers.NewTransport(nil, nil, usage.Exa) },
+		"NewTransport bad provider": func() { providers.NewTransport(nil, &counter{}, "Exa") },
+		"WrapClient nil counter":    func() { providers.WrapClient(nil, nil, usage.Exa) },
+		"WrapClient empty provider": func() { providers.WrapClient(nil, &counter{}, "") },
+		"WrapDoer nil doer":         func() { providers.WrapDoer(nil, &counter{}, usage.Exa) },
+		"ByHost nil counter":        func() { providers.ByHost(nil, nil, nil) },
+		"ByHost bad provider":       func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"a.b": "A B"}) },
+		"ByHost bad pattern":        func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"*.": usage.Exa}) },
+		"ByHost bad port":           func() { providers.ByHost(nil, &counter{}, map[string]usage.Provider{"api.exa.ai:0": usage.Exa}) },
 	}
 	for name, f := range cases {
-		func() {
-			defer func() {
-				r := recover()
-				if msg, _ := r.(string); !strings.HasPrefix(msg, "providers: ") {
-					t.Errorf("%s: recovered %v, want a providers panic", name, r)
-				}
-			}()
-			f()
-		}()
+		fn, _, _ := strings.Cut(name, " ")
+		if msg := panicOf(f); !strings.HasPrefix(msg, "providers: "+fn+": ") {
+			t.Errorf("%s: recovered %q, want a panic starting %q", name, msg, "providers: "+fn+": ")
+		}
+	}
+}
+
+// counterFunc is a Counter made of a function; a nil one is a nil Counter.
+type counterFunc func(usage.Provider)
+
+func (f counterFunc) Track(p usage.Provider) { f(p) }
+
+func TestTypedNilWiringPanicsAtConstruction(t *testing.T) {
+	nilTracker := (*usage.Tracker)(nil) // Track on it is a silent no-op
+	cases := map[string]func(){
+		"NewTransport nil *usage.Tracker": func() { providers.NewTransport(nil, nilTracker, usage.Exa) },
+		"WrapClient nil *usage.Tracker":   func() { providers.WrapClient(nil, nilTracker, usage.Exa) },
+		"WrapDoer nil *usage.Tracker":     func() { providers.WrapDoer(http.DefaultClient, nilTracker, usage.Exa) },
+		"ByHost nil *usage.Tracker":       func() { providers.ByHost(nil, nilTracker, providers.DefaultHosts()) },
+		"WrapClient nil counterFunc":      func() { providers.WrapClient(nil, counterFunc(nil), usage.Exa) },
+		"WrapDoer nil Counter":            func() { providers.WrapDoer(http.DefaultClient, nil, usage.Exa) },
+		"WrapDoer nil *http.Client":       func() { providers.WrapDoer((*http.Client)(nil), &counter{}, usage.Exa) },
+	}
+	for name, f := range cases {
+		fn, what, _ := strings.Cut(name, " ")
+		msg := panicOf(f)
+		if !strings.HasPrefix(msg, "providers: "+fn+": ") || !strings.Contains(msg, strings.TrimPrefix(what, "nil ")) {
+			t.Errorf("%s: recovered %q, want a panic from %s that names %s", name, msg, fn, what)
+		}
+	}
+}
+
+// A typed-nil next transport means http.DefaultTransport, as an untyped nil
+// does, instead of a nil dereference on the first request.
+func TestTypedNilNextMeansDefaultTransport(t *testing.T) {
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
+	next := (*http.Transport)(nil)
+	for name, rt := range map[string]http.RoundTripper{
+		"NewTransport": providers.NewTransport(next, &counter{}, usage.Exa),
+		"ByHost":       providers.ByHost(next, &counter{}, map[string]usage.Provider{"127.0.0.1": usage.Exa}),
+	} {
+		var resp *http.Response
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		msg := panicOf(func() {
+			var err error
+			if resp, err = rt.RoundTrip(req); err != nil {
+				t.Errorf("%s: RoundTrip: %v", name, err)
+			}
+		})
+		if msg != "" {
+			t.Errorf("%s: RoundTrip through a nil *http.Transport panicked: %s", name, msg)
+			continue
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
 	}
 }

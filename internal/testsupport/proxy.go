@@ -3,7 +3,6 @@ package testsupport
 import (
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -15,27 +14,18 @@ type Proxy struct {
 	Addr string // where clients connect
 
 	target  string
-	ln      net.Listener
+	l       *listener
 	drop    atomic.Bool
 	down    atomic.Bool
-	mu      sync.Mutex // protects conns and closed
-	conns   []net.Conn
-	closed  bool
-	wg      sync.WaitGroup
 	dropped atomic.Int64 // reply bytes discarded
 }
 
 // NewProxy starts a proxy to target on a loopback port, stopped when t ends.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.Close)
+	p := &Proxy{target: target, l: listen(t)}
+	p.Addr = p.l.addr()
+	p.l.serve(p.forward)
 	return p
 }
 
@@ -56,62 +46,33 @@ func (p *Proxy) SetDown(on bool) {
 func (p *Proxy) DroppedBytes() int64 { return p.dropped.Load() }
 
 // CutConnections closes every open connection through the proxy.
-func (p *Proxy) CutConnections() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
+func (p *Proxy) CutConnections() { p.l.cut() }
 
 // Close stops the proxy and closes its connections.
-func (p *Proxy) Close() {
-	p.mu.Lock()
-	p.closed = true
-	p.mu.Unlock()
-	_ = p.ln.Close()
-	p.CutConnections()
-	p.wg.Wait()
-}
+func (p *Proxy) Close() { p.l.stop() }
 
-func (p *Proxy) accept() {
-	defer p.wg.Done()
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if p.down.Load() {
-			_ = client.Close()
-			continue
-		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = client.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			_ = client.Close()
-			_ = server.Close()
-			return
-		}
-		p.conns = append(p.conns, client, server)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() {
-			defer p.wg.Done()
-			_, _ = io.Copy(server, client)
-			_ = server.Close()
-		}()
-		go func() {
-			defer p.wg.Done()
-			p.replies(client, server)
-			_ = client.Close()
-		}()
+// forward connects client to the target, unless the proxy is down.
+func (p *Proxy) forward(client net.Conn) {
+	if p.down.Load() {
+		_ = client.Close()
+		return
 	}
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = client.Close()
+		return
+	}
+	if !p.l.track(client, server) {
+		return
+	}
+	p.l.run(func() {
+		_, _ = io.Copy(server, client)
+		_ = server.Close()
+	})
+	p.l.run(func() {
+		p.replies(client, server)
+		_ = client.Close()
+	})
 }
 
 func (p *Proxy) replies(client, server net.Conn) {
@@ -136,52 +97,11 @@ func (p *Proxy) replies(client, server net.Conn) {
 // through the returned function, which closes every connection.
 func Hang(t testing.TB) (addr string, stop func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu      sync.Mutex
-		conns   []net.Conn
-		stopped bool
-		wg      sync.WaitGroup
-		once    sync.Once
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			if stopped {
-				mu.Unlock()
-				_ = c.Close()
-				return
-			}
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, _ = io.Copy(io.Discard, c)
-			}()
+	l := listen(t)
+	l.serve(func(c net.Conn) {
+		if l.track(c) {
+			l.run(func() { _, _ = io.Copy(io.Discard, c) })
 		}
-	}()
-	stop = func() {
-		once.Do(func() {
-			_ = ln.Close()
-			mu.Lock()
-			stopped = true
-			for _, c := range conns {
-				_ = c.Close()
-			}
-			mu.Unlock()
-			wg.Wait()
-		})
-	}
-	t.Cleanup(stop)
-	return ln.Addr().String(), stop
+	})
+	return l.addr(), l.stop
 }

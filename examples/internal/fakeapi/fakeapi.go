@@ -9,20 +9,36 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/enrichmeter/enrichmeter/providers"
+	"github.com/enrichmeter/enrichmeter/usage"
 )
 
-// Hosts are the API hosts the fakes answer for, by provider wire name.
-var Hosts = map[string]string{
-	"apollo":     "api.apollo.io",
-	"contactout": "api.contactout.com",
-	"exa":        "api.exa.ai",
-	"edgar":      "efts.sec.gov",
-	"claude":     "api.anthropic.com",
+// Hosts are the API hosts the examples call, by provider wire name: each
+// provider's host in [providers.DefaultHosts], and for SEC EDGAR, which has
+// two there, its full-text search, efts.sec.gov. The fakes answer for any
+// host.
+var Hosts = hostsByProvider(providers.DefaultHosts(), "efts.sec.gov")
+
+// hostsByProvider turns hosts around: it maps each provider to its host, or
+// where it has several, to the one in preferred, else the first in sorted
+// order.
+func hostsByProvider(hosts map[string]usage.Provider, preferred ...string) map[string]string {
+	out := make(map[string]string)
+	for _, host := range slices.Sorted(maps.Keys(hosts)) {
+		p := string(hosts[host])
+		if _, seen := out[p]; !seen || slices.Contains(preferred, host) {
+			out[p] = host
+		}
+	}
+	return out
 }
 
 // A Server answers for every provider host. Each request's outcome is
