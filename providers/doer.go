@@ -20,7 +20,7 @@ type Doer interface {
 func WrapDoer(d Doer, c Counter, p usage.Provider, opts ...Option) Doer {
 	mustNotBeNil("WrapDoer", "Doer", d)
 	mustWire("WrapDoer", c, p)
-	return &doer{next: d, obs: observer{c: c, cfg: newConfig(opts)}, p: p}
+	return &doer{next: d, obs: observer{c: bind(c, p), cfg: newConfig(opts)}, p: p}
 }
 
 type doer struct {

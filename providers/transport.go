@@ -29,8 +29,22 @@ var _ Counter = (*usage.Tracker)(nil)
 // *[usage.Tracker], whose Track counts nothing) is nil too.
 func NewTransport(next http.RoundTripper, c Counter, p usage.Provider, opts ...Option) http.RoundTripper {
 	mustWire("NewTransport", c, p)
-	return &transport{next: orDefault(next), obs: observer{c: c, cfg: newConfig(opts)}, p: p}
+	return &transport{next: orDefault(next), obs: observer{c: bind(c, p), cfg: newConfig(opts)}, p: p}
 }
+
+// bind returns the fastest way to count p's calls with c: a [usage.Meter]
+// when c can make one, as a [*usage.Tracker] can, and c itself otherwise.
+func bind(c Counter, p usage.Provider) Counter {
+	if mc, ok := c.(interface{ Meter(usage.Provider) *usage.Meter }); ok {
+		return meterCounter{mc.Meter(p)}
+	}
+	return c
+}
+
+// meterCounter counts through a Meter, which knows its provider already.
+type meterCounter struct{ m *usage.Meter }
+
+func (c meterCounter) Track(usage.Provider) { c.m.Track() }
 
 // WrapClient returns a copy of hc whose transport is hc's wrapped by
 // [NewTransport]; hc itself is not changed, and Timeout, Jar and

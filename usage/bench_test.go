@@ -19,9 +19,9 @@ import (
 //
 //	go test ./usage -run '^$' -bench . -benchmem -count 10 | benchstat -col /impl -
 //
-// Floor is a bare atomic add, Prometheus a CounterVec increment by label, and
-// PerCallPipeline the TypeScript app's approach: one awaited INCR+EXPIRE
-// pipeline per call.
+// Floor is a bare atomic add, Prometheus a CounterVec increment by label,
+// Meter a Track through a Meter bound to the provider, and PerCallPipeline
+// the TypeScript app's approach: one awaited INCR+EXPIRE pipeline per call.
 func BenchmarkCount(b *testing.B) {
 	ctx := context.Background()
 	b.Run("impl=Floor", func(b *testing.B) {
@@ -52,6 +52,25 @@ func BenchmarkCount(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				tr.Track(usage.Exa)
+			}
+		})
+		b.StopTimer()
+		if err := tr.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
+	})
+	b.Run("impl=Meter", func(b *testing.B) {
+		s := miniredis.RunT(b)
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
+		defer rdb.Close()
+		tr := usage.NewTracker(rdb)
+		m := tr.Meter(usage.Exa)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				m.Track()
 			}
 		})
 		b.StopTimer()

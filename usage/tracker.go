@@ -59,7 +59,8 @@ type Tracker struct {
 
 // An entry is the fast path's view of one provider: its newest slot.
 type entry struct {
-	cur atomic.Pointer[slot]
+	cur    atomic.Pointer[slot]
+	pinned bool // a Meter holds it: never pruned; set under Tracker.mu
 }
 
 type slotKey struct {
@@ -270,7 +271,7 @@ func (t *Tracker) rebuildIndexLocked() {
 // midnight. It requires t.mu held.
 func (t *Tracker) staleLocked(e *entry) bool {
 	s := e.cur.Load()
-	return s == nil || s.retired && s.k.d < t.today()-1
+	return !e.pinned && (s == nil || s.retired && s.k.d < t.today()-1)
 }
 
 // reclaimLocked retires the live slots that hold nothing pending, so that
