@@ -35,7 +35,9 @@ func NewTransport(next http.RoundTripper, c Counter, p usage.Provider, opts ...O
 // bind returns the fastest way to count p's calls with c: a [usage.Meter]
 // when c can make one, as a [*usage.Tracker] can, and c itself otherwise.
 func bind(c Counter, p usage.Provider) Counter {
-	if mc, ok := c.(interface{ Meter(usage.Provider) *usage.Meter }); ok {
+	if mc, ok := c.(interface {
+		Meter(usage.Provider) *usage.Meter
+	}); ok {
 		return meterCounter{mc.Meter(p)}
 	}
 	return c
