@@ -31,6 +31,9 @@ type doer struct {
 
 // Do implements [Doer].
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
+	if err := refuse(d.obs.cfg.guard, req, d.p); err != nil {
+		return nil, err
+	}
 	resp, err := d.next.Do(req)
 	return d.obs.observe(req, resp, err, d.p), err
 }

@@ -157,11 +157,15 @@ type hostTransport struct {
 
 // RoundTrip implements [http.RoundTripper].
 func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if p, ok := t.lookup(req.URL); ok {
-		resp = t.obs.observe(req, resp, err, p)
+	p, ok := t.lookup(req.URL)
+	if !ok {
+		return t.next.RoundTrip(req)
 	}
-	return resp, err
+	if err := refuse(t.obs.cfg.guard, req, p); err != nil {
+		return nil, err
+	}
+	resp, err := t.next.RoundTrip(req)
+	return t.obs.observe(req, resp, err, p), err
 }
 
 // lookup finds the provider of the host a request to u is sent to. It

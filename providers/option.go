@@ -14,6 +14,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 type config struct {
 	success func(*http.Response) bool
 	atEOF   bool
+	guard   Allower // nil: no guard
 }
 
 func newConfig(opts []Option) config {

@@ -71,6 +71,9 @@ type transport struct {
 
 // RoundTrip implements [http.RoundTripper].
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := refuse(t.obs.cfg.guard, req, t.p); err != nil {
+		return nil, err
+	}
 	resp, err := t.next.RoundTrip(req)
 	return t.obs.observe(req, resp, err, t.p), err
 }

@@ -13,8 +13,8 @@ const (
 	MinFlushInterval     = time.Millisecond
 )
 
-// An Option configures a [Tracker] or a [Reader]. Options that do not apply to
-// the value being built are ignored.
+// An Option configures a [Tracker], a [Reader] or a [Guard]. Options that do
+// not apply to the value being built are ignored.
 type Option interface {
 	apply(*config)
 }
@@ -32,6 +32,11 @@ type config struct {
 	customClock   bool // clock came from WithClock
 	onError       func(error)
 	maxKeys       int
+
+	// Guard settings.
+	refreshInterval time.Duration
+	thresholds      []float64
+	onAlert         func(Alert)
 }
 
 func newConfig(opts []Option) config {
@@ -41,6 +46,9 @@ func newConfig(opts []Option) config {
 		flushInterval: DefaultFlushInterval,
 		clock:         time.Now,
 		maxKeys:       DefaultMaxKeys,
+
+		refreshInterval: DefaultRefreshInterval,
+		thresholds:      DefaultThresholds,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -131,6 +139,40 @@ func WithMaxKeys(n int) Option {
 	return optionFunc(func(c *config) {
 		if n > 0 {
 			c.maxKeys = n
+		}
+	})
+}
+
+// WithRefreshInterval sets how often a [Guard] reads the fleet's counts from
+// Redis, in one pipelined round trip. The default is
+// [DefaultRefreshInterval], one second; a non-positive d keeps the default,
+// and an interval under [MinFlushInterval] is raised to it.
+func WithRefreshInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.refreshInterval = max(d, MinFlushInterval)
+		}
+	})
+}
+
+// WithAlert makes a [Guard] call fire when a provider's use crosses each of
+// thresholds, shares of its quota such as 0.8 for 80 %: once per threshold
+// per period across every process sharing the Redis. With no thresholds it
+// uses [DefaultThresholds]. The default is no alerts; a nil fire keeps it.
+// Thresholds outside (0, 10] are ignored.
+func WithAlert(fire func(Alert), thresholds ...float64) Option {
+	return optionFunc(func(c *config) {
+		if fire == nil {
+			return
+		}
+		c.onAlert = fire
+		if len(thresholds) > 0 {
+			c.thresholds = nil
+			for _, th := range thresholds {
+				if th > 0 && th <= 10 {
+					c.thresholds = append(c.thresholds, th)
+				}
+			}
 		}
 	})
 }

@@ -1,0 +1,184 @@
+package providers_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
+	"github.com/enrichmeter/enrichmeter/providers"
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// closeBody records that a request body was closed.
+type closeBody struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (b *closeBody) Close() error { b.closed.Store(true); return nil }
+
+// newTrackerAndGuard returns a tracker on a fresh miniredis and a guard of
+// it with quotas, both closed when t ends.
+func newTrackerAndGuard(t *testing.T, rdb usage.Redis, quotas map[usage.Provider]usage.Quota, opts ...usage.Option) (*usage.Tracker, *usage.Guard) {
+	t.Helper()
+	tr := usage.NewTracker(rdb, opts...)
+	g, err := usage.NewGuard(tr, quotas, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.Close(ctx)
+		_ = tr.Close(ctx)
+	})
+	return tr, g
+}
+
+func miniredisClient(t *testing.T) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+func TestGuardRefusesBeforeSending(t *testing.T) {
+	var served atomic.Int64
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+	})
+	clients := map[string]func(tr *usage.Tracker, g *usage.Guard) *http.Client{
+		"WrapClient": func(tr *usage.Tracker, g *usage.Guard) *http.Client {
+			return providers.WrapClient(nil, tr, usage.Exa, providers.WithGuard(g))
+		},
+		"ByHost": func(tr *usage.Tracker, g *usage.Guard) *http.Client {
+			hosts := map[string]usage.Provider{"127.0.0.1": usage.Exa}
+			return &http.Client{Transport: providers.ByHost(nil, tr, hosts, providers.WithGuard(g))}
+		},
+		"WrapDoer": func(tr *usage.Tracker, g *usage.Guard) *http.Client {
+			d := providers.WrapDoer(http.DefaultClient, tr, usage.Exa, providers.WithGuard(g))
+			return &http.Client{Transport: roundTripFunc(d.Do)}
+		},
+	}
+	for name, newClient := range clients {
+		t.Run(name, func(t *testing.T) {
+			tr, g := newTrackerAndGuard(t, miniredisClient(t), map[usage.Provider]usage.Quota{usage.Exa: {Limit: 3}}, usage.WithFlushInterval(time.Hour))
+			client := newClient(tr, g)
+			t.Cleanup(client.CloseIdleConnections)
+			before := served.Load()
+			for i := range 4 {
+				body := &closeBody{Reader: strings.NewReader("q=1")}
+				req, _ := http.NewRequest("POST", srv.URL, body)
+				resp, err := client.Do(req)
+				var qe *usage.QuotaError
+				switch {
+				case i < 3 && err != nil:
+					t.Fatalf("request %d of a quota of 3: %v", i+1, err)
+				case i < 3:
+					resp.Body.Close()
+				case !errors.As(err, &qe) || qe.Provider != usage.Exa || qe.Used != 3:
+					t.Fatalf("request 4 of a quota of 3: %v, want a *usage.QuotaError", err)
+				case !body.closed.Load():
+					t.Fatal("the refused request's body was not closed")
+				}
+			}
+			if got := served.Load() - before; got != 3 {
+				t.Errorf("the server served %d requests, want 3", got)
+			}
+			if s := tr.Stats(); s.Tracked != 3 {
+				t.Errorf("tracker %v, want 3 calls counted", s)
+			}
+		})
+	}
+}
+
+// TestFleetOvershootIsBounded runs four trackers on one Redis, each with
+// its own guard and a client that calls a provider as fast as it can until
+// its guard refuses, and measures how far the fleet goes past the quota.
+// Each guard misses at most what the others count in a flush interval, a
+// refresh interval and the time both take on the wire, so the overshoot is
+// at most the fleet's rate times that, plus the one call each client has
+// allowed but not yet counted.
+func TestFleetOvershootIsBounded(t *testing.T) {
+	backends := map[string]func(t *testing.T) redis.UniversalClient{
+		"miniredis": func(t *testing.T) redis.UniversalClient { return miniredisClient(t) },
+		"redis":     func(t *testing.T) redis.UniversalClient { return testsupport.Redis(t) },
+		"cluster":   func(t *testing.T) redis.UniversalClient { return testsupport.RedisCluster(t) },
+	}
+	for _, name := range []string{"miniredis", "redis", "cluster"} {
+		t.Run(name, func(t *testing.T) {
+			rdb := backends[name](t)
+			prefix := testsupport.UniqueName("guard")
+			testsupport.DeleteKeysAtCleanup(t, rdb, "*"+prefix+"*")
+			srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
+			const (
+				trackers = 4
+				limit    = 1000
+				flush    = 10 * time.Millisecond
+				refresh  = 10 * time.Millisecond
+				wire     = 50 * time.Millisecond // refresh and flush on the wire, on a loaded 2-core machine
+			)
+			quota := map[usage.Provider]usage.Quota{usage.Exa: {Limit: limit}}
+			var wg sync.WaitGroup
+			calls := make([]int64, trackers)
+			took := make([]time.Duration, trackers)
+			trs := make([]*usage.Tracker, trackers)
+			for i := range trackers {
+				tr, g := newTrackerAndGuard(t, rdb, quota, usage.WithPrefix(prefix),
+					usage.WithFlushInterval(flush), usage.WithRefreshInterval(refresh))
+				trs[i] = tr
+				client := providers.WrapClient(nil, tr, usage.Exa, providers.WithGuard(g))
+				t.Cleanup(client.CloseIdleConnections)
+				wg.Go(func() {
+					start := time.Now()
+					for {
+						resp, err := client.Get(srv.URL)
+						if err != nil {
+							var qe *usage.QuotaError
+							if !errors.As(err, &qe) {
+								t.Error(err)
+							}
+							break
+						}
+						resp.Body.Close()
+						calls[i]++
+					}
+					took[i] = time.Since(start)
+				})
+			}
+			wg.Wait()
+			var total int64
+			var rate float64 // calls per second, the fleet's
+			for i, tr := range trs {
+				if err := tr.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				total += calls[i]
+				rate += float64(calls[i]) / took[i].Seconds()
+			}
+			got, err := usage.NewReader(rdb, usage.WithPrefix(prefix)).Daily(context.Background(), usage.Exa, time.Now(), time.Now())
+			if err != nil || got[0].Count != total {
+				t.Fatalf("Redis holds %v (%v), the clients made %d calls", got, err, total)
+			}
+			bound := int64(rate*(flush+refresh+wire).Seconds()) + trackers
+			t.Logf("fleet of %d: %d calls for a quota of %d, overshoot %d; bound %d (%.0f calls/s × %v + %d)",
+				trackers, total, limit, total-limit, bound, rate, flush+refresh+wire, trackers)
+			if total < limit {
+				t.Errorf("the fleet stopped at %d, under the quota of %d", total, limit)
+			}
+			if total-limit > bound {
+				t.Errorf("overshoot %d is over the bound %d", total-limit, bound)
+			}
+		})
+	}
+}

@@ -1,0 +1,259 @@
+package usage_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// newGuard returns a guard of tr, closed when t ends.
+func newGuard(t *testing.T, tr *usage.Tracker, quotas map[usage.Provider]usage.Quota, opts ...usage.Option) *usage.Guard {
+	t.Helper()
+	g, err := usage.NewGuard(tr, quotas, append([]usage.Option{usage.WithRefreshInterval(time.Hour)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close(ctxTimeout(t, 5*time.Second)) })
+	return g
+}
+
+// checkUsed fails t unless the guard's estimate for p is want.
+func checkUsed(t *testing.T, g *usage.Guard, p usage.Provider, want int64) {
+	t.Helper()
+	if got, ok := g.Used(p); !ok || got != want {
+		t.Fatalf("Used(%s) = %d, %v; want %d", p, got, ok, want)
+	}
+}
+
+func TestGuardAddsTheFleetToThisTrackersCounts(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := ctxTimeout(t, 10*time.Second)
+		clock := newFakeClock(noon)
+		seed(t, b, usage.Exa, noon, 90, 1000) // another process: 90 today, 1000 yesterday
+		tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(clock.Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		g := newGuard(t, tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 100}})
+		if err := g.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkUsed(t, g, usage.Exa, 90)
+
+		for range 5 {
+			tr.Track(usage.Exa) // pending
+		}
+		checkUsed(t, g, usage.Exa, 95)
+		if err := tr.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			tr.Track(usage.Exa)
+		}
+		checkUsed(t, g, usage.Exa, 98) // flushed units are not counted twice...
+		if err := g.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkUsed(t, g, usage.Exa, 98) // ...before or after a refresh
+		if err := g.Allow(usage.Exa); err != nil {
+			t.Fatalf("Allow at 98 of 100: %v", err)
+		}
+		tr.Track(usage.Exa)
+		tr.Track(usage.Exa)
+		err := g.Allow(usage.Exa)
+		var qe *usage.QuotaError
+		if !errors.As(err, &qe) || qe.Provider != usage.Exa || qe.Used != 100 || qe.Quota.Limit != 100 ||
+			!qe.Resets.Equal(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)) {
+			t.Fatalf("Allow at 100 of 100 = %v, want a QuotaError resetting at midnight", err)
+		}
+		if err := g.Allow(usage.Apollo); err != nil {
+			t.Errorf("Allow of a provider without a quota = %v", err)
+		}
+
+		// A new day is a new period, before any refresh.
+		clock.Set(noon.Add(24 * time.Hour))
+		checkUsed(t, g, usage.Exa, 0)
+		tr.Track(usage.Exa)
+		checkUsed(t, g, usage.Exa, 1)
+	})
+}
+
+func TestGuardMonthlyQuotaSpansDays(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := ctxTimeout(t, 10*time.Second)
+		clock := newFakeClock(noon)
+		seed(t, b, usage.ClaudeOutputTokens, noon, 0, 400, 300) // this month, before today
+		tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(clock.Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		g := newGuard(t, tr, map[usage.Provider]usage.Quota{usage.ClaudeOutputTokens: {Limit: 1000, Period: usage.PerMonth}})
+		tr.Add(usage.ClaudeOutputTokens, 250)
+		if err := g.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkUsed(t, g, usage.ClaudeOutputTokens, 950)
+		clock.Set(noon.Add(24 * time.Hour)) // tomorrow, same month
+		tr.Add(usage.ClaudeOutputTokens, 50)
+		checkUsed(t, g, usage.ClaudeOutputTokens, 1000)
+		var qe *usage.QuotaError
+		if err := g.Allow(usage.ClaudeOutputTokens); !errors.As(err, &qe) || !qe.Resets.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("Allow = %v, want a QuotaError resetting on December 1", err)
+		}
+	})
+}
+
+func TestGuardKeepsItsViewWhileRedisIsDown(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := ctxTimeout(t, 10*time.Second)
+		seed(t, b, usage.Apollo, noon, 50)
+		p := newProxied(t, b, proxyOptions{maxRetries: -1})
+		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		g := newGuard(t, tr, map[usage.Provider]usage.Quota{usage.Apollo: {Limit: 60}})
+		if err := g.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p.each(func(x *testsupport.Proxy) { x.SetDown(true) })
+		if err := g.Refresh(ctx); err == nil {
+			t.Fatal("Refresh with Redis down returned nil")
+		}
+		for range 10 {
+			tr.Track(usage.Apollo)
+		}
+		checkUsed(t, g, usage.Apollo, 60)
+		if err := g.Allow(usage.Apollo); err == nil {
+			t.Error("Allow at 60 of 60 with Redis down returned nil")
+		}
+		p.each(func(x *testsupport.Proxy) { x.SetDown(false) })
+	})
+}
+
+func TestGuardAllowDoesNotAllocate(t *testing.T) {
+	tr := usage.NewTracker(newMiniredisClient(t), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	closeAtCleanup(t, tr)
+	g := newGuard(t, tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 1 << 40}})
+	tr.Track(usage.Exa)
+	if n := testing.AllocsPerRun(1000, func() {
+		if g.Allow(usage.Exa) != nil || g.Allow(usage.Apollo) != nil {
+			t.Fatal("refused")
+		}
+	}); n != 0 {
+		t.Errorf("Allow: %v allocations, want 0", n)
+	}
+}
+
+func TestNewGuardRejectsBadQuotas(t *testing.T) {
+	tr := usage.NewTracker(newMiniredisClient(t))
+	closeAtCleanup(t, tr)
+	for _, quotas := range []map[usage.Provider]usage.Quota{
+		{usage.Exa: {}},
+		{"Not Valid": {Limit: 1}},
+	} {
+		if _, err := usage.NewGuard(tr, quotas); err == nil {
+			t.Errorf("NewGuard(%v) succeeded", quotas)
+		}
+	}
+	if _, err := usage.NewGuard(nil, nil); err == nil {
+		t.Error("NewGuard(nil) succeeded")
+	}
+	var g *usage.Guard
+	if err := g.Allow(usage.Exa); err != nil {
+		t.Errorf("nil Guard: Allow = %v", err)
+	}
+}
+
+// alertLog collects alerts.
+type alertLog struct {
+	mu     sync.Mutex
+	alerts []usage.Alert
+}
+
+func (l *alertLog) fire(a usage.Alert) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.alerts = append(l.alerts, a)
+}
+
+func (l *alertLog) thresholds() []float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []float64
+	for _, a := range l.alerts {
+		out = append(out, a.Threshold)
+	}
+	return out
+}
+
+func TestAlertsFireOncePerThresholdAcrossTheFleet(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := ctxTimeout(t, 20*time.Second)
+		clock := newFakeClock(noon)
+		quota := map[usage.Provider]usage.Quota{usage.Claude: {Limit: 100, Period: usage.PerMonth}}
+		log := &alertLog{}
+		// start makes one process: a tracker and its guard.
+		start := func() (*usage.Tracker, *usage.Guard) {
+			tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(clock.Now), usage.WithFlushInterval(time.Hour))
+			closeAtCleanup(t, tr)
+			return tr, newGuard(t, tr, quota, usage.WithAlert(log.fire))
+		}
+		// step counts n calls in each process, delivers them, and lets
+		// every guard look.
+		step := func(n int, procs ...*usage.Tracker) {
+			for _, tr := range procs {
+				for range n {
+					tr.Track(usage.Claude)
+				}
+				if err := tr.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		refreshAll := func(gs ...*usage.Guard) {
+			for _, g := range gs {
+				if err := g.Refresh(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		t1, g1 := start()
+		t2, g2 := start()
+		t3, g3 := start()
+		step(20, t1, t2, t3) // 60
+		refreshAll(g1, g2, g3)
+		if got := log.thresholds(); len(got) != 0 {
+			t.Fatalf("alerts at 60 of 100: %v", got)
+		}
+		step(7, t1, t2, t3) // 81
+		refreshAll(g1, g2, g3)
+		refreshAll(g3, g2, g1)
+		if got := log.thresholds(); len(got) != 1 || got[0] != 0.8 {
+			t.Fatalf("alerts at 81 of 100: %v, want one 0.8", got)
+		}
+		a := log.alerts[0]
+		if a.Provider != usage.Claude || a.Used != 81 || a.BurnErr != nil || a.Burn.Used != 81 ||
+			!a.Resets.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("alert = %+v", a)
+		}
+
+		// A restarted process does not fire what the fleet fired.
+		if err := g3.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_, g4 := start()
+		refreshAll(g4)
+		step(10, t1, t2) // 101
+		refreshAll(g4, g1, g2, g4)
+		if got := log.thresholds(); len(got) != 2 || got[1] != 1 {
+			t.Fatalf("alerts at 101 of 100: %v, want 0.8 then 1", got)
+		}
+
+		// A new period fires again.
+		clock.Set(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
+		step(85, t1)
+		refreshAll(g1, g2, g4)
+		if got := log.thresholds(); len(got) != 3 || got[2] != 0.8 {
+			t.Fatalf("alerts in December at 85 of 100: %v, want a second 0.8", got)
+		}
+	})
+}
