@@ -38,6 +38,10 @@ package usage
 //     never came may hide an applied write, so the same item, under the
 //     same number, goes again: applied once, whatever happens.
 //
+// A round also writes the quotas providers reported (reported.go), each
+// replacing its hash in one step; a failed one is kept for the next round
+// unless a newer report came.
+//
 // Rounds and locks: a round is take, cut, send and apply. Whoever holds
 // t.sem (capacity 1) runs the only round: the flusher's tick takes it
 // without waiting, Flush and Close wait for it with their context. The round
@@ -163,15 +167,16 @@ func (t *Tracker) cutLocked() (items []item, heldBack bool) {
 	return items, heldBack
 }
 
-// startRound cuts a round and, if it has items, sends them from a new
-// goroutine that releases t.sem and then passes the result to done. With
-// nothing to send it releases t.sem itself and reports false. The caller
-// must hold t.sem.
+// startRound cuts a round and, if it has anything to write, sends it from a
+// new goroutine that releases t.sem and then passes the result to done.
+// With nothing to write it releases t.sem itself and reports false. The
+// caller must hold t.sem.
 func (t *Tracker) startRound(ctx context.Context, done func(roundResult)) bool {
 	t.mu.Lock()
 	items, heldBack := t.cutLocked()
 	t.mu.Unlock()
-	if len(items) == 0 {
+	reports := t.takeReports()
+	if len(items) == 0 && len(reports) == 0 {
 		<-t.sem
 		return false
 	}
@@ -179,44 +184,75 @@ func (t *Tracker) startRound(ctx context.Context, done func(roundResult)) bool {
 		t.mu.Lock()
 		t.writeStart = time.Now()
 		t.mu.Unlock()
-		errs := t.send(ctx, items)
+		errs := t.send(ctx, items, reports)
 		<-t.sem // before done: a slow listener never holds up the next round
-		done(roundResult{len(items), errs, heldBack})
+		done(roundResult{len(items) + len(reports), errs, heldBack})
 	}()
 	return true
 }
 
-// send writes items in one pipeline and applies the replies, as the diagram
-// above says.
-func (t *Tracker) send(ctx context.Context, items []item) []error {
-	cmds := make([]*redis.Cmd, len(items))
-	ttl, mttl := t.cfg.ttl.Milliseconds(), markerTTL.Milliseconds()
-	// pipeline sends, in one round trip, the items that want picks, with run;
-	// a pipeline left empty sends nothing.
-	pipeline := func(want func(i int) bool, run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) {
-		_, _ = t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for i, it := range items {
-				if want(i) {
-					cmds[i] = run(ctx, pipe, []string{it.s.key, it.s.marker}, it.n, it.seq, ttl, mttl)
+// A scriptCall is one call of a script in a round's pipeline.
+type scriptCall struct {
+	script *redis.Script
+	keys   []string
+	args   []any
+	cmd    *redis.Cmd
+}
+
+// runScripts sends calls in one pipelined round trip, and again with the
+// scripts' bodies those that a server answered NOSCRIPT (it has not loaded
+// the script yet, and ran nothing); each call's reply is in its cmd.
+func runScripts(ctx context.Context, rdb Redis, calls []scriptCall) {
+	for _, eval := range []bool{false, true} {
+		_, _ = rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i := range calls {
+				c := &calls[i]
+				switch {
+				case !eval:
+					c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+				case redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT"):
+					c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...)
 				}
 			}
-			return nil
+			return nil // a pipeline left empty sends nothing
 		})
 	}
-	pipeline(func(int) bool { return true }, incrScript.EvalSha)
-	// A server that has not loaded the script yet answers NOSCRIPT without
-	// running anything; send those items again with the script's body.
-	pipeline(func(i int) bool { return redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") }, incrScript.Eval)
+}
 
+// send writes items and reports in one pipeline and applies the replies, as
+// the diagram above says.
+func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite) []error {
+	calls := make([]scriptCall, 0, len(items)+len(reports))
+	ttl, mttl := t.cfg.ttl.Milliseconds(), markerTTL.Milliseconds()
+	for _, it := range items {
+		calls = append(calls, scriptCall{script: incrScript, keys: []string{it.s.key, it.s.marker}, args: []any{it.n, it.seq, ttl, mttl}})
+	}
+	for _, w := range reports {
+		calls = append(calls, scriptCall{script: replaceHashScript, keys: []string{w.key}, args: w.args()})
+	}
+	runScripts(ctx, t.rdb, calls)
+
+	var errs []error
+	var lost error
+	for i, w := range reports {
+		var reply redis.Error
+		switch err := calls[len(items)+i].cmd.Err(); {
+		case err == nil:
+			continue
+		case errors.As(err, &reply):
+			errs = append(errs, &KeyError{Key: w.key, Err: err})
+		default:
+			lost = err
+		}
+		t.putBackReport(w) // unless a newer report came meanwhile
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.writeStart = time.Time{}
-	var errs []error
-	var lost error
 	confirmed := false
 	for i, it := range items {
 		var reply redis.Error
-		switch err := cmds[i].Err(); {
+		switch err := calls[i].cmd.Err(); {
 		case err == nil:
 			t.flushed += it.n
 			it.s.inflight = 0

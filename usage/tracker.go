@@ -44,6 +44,9 @@ type Tracker struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the flusher and reporter have returned
 
+	repMu    sync.Mutex            // protects reported
+	reported map[Provider]Reported // reports not yet written; see SetReported
+
 	mu         sync.Mutex // protects the fields below and every slot's cold fields
 	slots      map[slotKey]*slot
 	newEntries map[Provider]*entry // entries not yet in index; see entryLocked

@@ -1,0 +1,147 @@
+package usage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Reported is what a provider last said of its own quota in the headers of
+// a response, such as Apollo's x-24-hour-requests-left or Anthropic's
+// anthropic-ratelimit-tokens-remaining, so a dashboard can show "Apollo says
+// 412 left today" beside the tracker's count. The providers package fills
+// it from responses (see its WithReportedQuota).
+type Reported struct {
+	At     time.Time         // when the response arrived; zero when nothing was reported
+	Status int               // the response's HTTP status
+	Values map[string]string // lower-case header names to their values, as sent
+}
+
+// reportedTTL is how long Redis keeps a provider's reported quota after its
+// last report.
+const reportedTTL = 7 * 24 * time.Hour
+
+// reportedKey names the hash that holds p's reported quota:
+// "{api_usage}:reported:apollo". It is hash-tagged, so a SCAN of the
+// counters' prefix never lists it.
+func reportedKey(prefix string, p Provider) string {
+	return "{" + prefix + "}:reported:" + string(p)
+}
+
+// Fields of a reported-quota hash besides the headers, which are lower case
+// and so never "At" or "Status".
+const (
+	reportedAt     = "At"
+	reportedStatus = "Status"
+)
+
+// replaceHashScript replaces the hash KEYS[1] with the field-value pairs
+// ARGV[2:] and sets its TTL to ARGV[1] milliseconds, in one step, so a
+// reader never sees a mix of two reports.
+var replaceHashScript = redis.NewScript(`
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
+// SetReported keeps r as the latest quota p reported; the flusher writes it
+// to Redis at its next round, at most once per flush interval whatever the
+// number of reports, and the last write wins across the fleet. It does no
+// I/O and never blocks for long. Reports of an invalid provider, or with a
+// zero At, are ignored.
+func (t *Tracker) SetReported(p Provider, r Reported) {
+	if t == nil || r.At.IsZero() || p.invalidAt() >= 0 || t.rdbErr != nil {
+		return
+	}
+	t.repMu.Lock()
+	defer t.repMu.Unlock()
+	if t.reported == nil {
+		t.reported = make(map[Provider]Reported)
+	}
+	t.reported[p] = r
+}
+
+// A reportWrite is a report being written in a round.
+type reportWrite struct {
+	p   Provider
+	r   Reported
+	key string
+}
+
+// takeReports returns the reports not yet written.
+func (t *Tracker) takeReports() []reportWrite {
+	t.repMu.Lock()
+	defer t.repMu.Unlock()
+	var out []reportWrite
+	for p, r := range t.reported {
+		out = append(out, reportWrite{p, r, reportedKey(t.cfg.prefix, p)})
+	}
+	clear(t.reported)
+	return out
+}
+
+// putBackReport keeps w to write again, unless a newer report came.
+func (t *Tracker) putBackReport(w reportWrite) {
+	t.repMu.Lock()
+	defer t.repMu.Unlock()
+	if _, newer := t.reported[w.p]; !newer {
+		if t.reported == nil {
+			t.reported = make(map[Provider]Reported)
+		}
+		t.reported[w.p] = w.r
+	}
+}
+
+// args returns the script's arguments for w: the TTL, then field-value
+// pairs, headers in sorted order.
+func (w reportWrite) args() []any {
+	args := []any{reportedTTL.Milliseconds(), reportedAt, w.r.At.UTC().Format(time.RFC3339Nano), reportedStatus, strconv.Itoa(w.r.Status)}
+	for _, k := range slices.Sorted(maps.Keys(w.r.Values)) {
+		args = append(args, k, w.r.Values[k])
+	}
+	return args
+}
+
+// Reported returns the quota p last reported, as a tracker wrote it: a
+// zero At when there is none (nothing reported in the last 7 days).
+func (r *Reader) Reported(ctx context.Context, p Provider) (Reported, error) {
+	if err := p.Validate(); err != nil {
+		return Reported{}, err
+	}
+	if r.rdbErr != nil {
+		return Reported{}, r.rdbErr
+	}
+	var cmd *redis.MapStringStringCmd
+	_, err := r.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		cmd = pipe.HGetAll(ctx, reportedKey(r.cfg.prefix, p))
+		return nil
+	})
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Reported{}, ctxErr
+		}
+		return Reported{}, fmt.Errorf("usage: reported %s: %w", p, err)
+	}
+	fields := cmd.Val()
+	if len(fields) == 0 {
+		return Reported{}, nil
+	}
+	var rep Reported
+	at, err1 := time.Parse(time.RFC3339Nano, fields[reportedAt])
+	status, err2 := strconv.Atoi(fields[reportedStatus])
+	if err := errors.Join(err1, err2); err != nil {
+		return Reported{}, fmt.Errorf("usage: reported %s: key %s: %w", p, reportedKey(r.cfg.prefix, p), err)
+	}
+	rep.At, rep.Status = at, status
+	delete(fields, reportedAt)
+	delete(fields, reportedStatus)
+	rep.Values = fields
+	return rep, nil
+}
