@@ -78,6 +78,11 @@ func transports(b *testing.B, next http.RoundTripper) []namedTransport {
 		tracker.Close(context.Background())
 		rdb.Close()
 	})
+	guard, err := usage.NewGuard(tracker, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 1 << 40}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { guard.Close(context.Background()) })
 	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "api_calls_total"}, []string{"code"})
 	hosts := providers.DefaultHosts()
 	hosts["127.0.0.1"] = usage.Exa
@@ -86,6 +91,8 @@ func transports(b *testing.B, next http.RoundTripper) []namedTransport {
 		{"Promhttp", promhttp.InstrumentRoundTripperCounter(calls, next)},
 		{"NewTransport", providers.NewTransport(next, tracker, usage.Exa)},
 		{"ByHost", providers.ByHost(next, tracker, hosts)},
+		{"NewTransportGuard", providers.NewTransport(next, tracker, usage.Exa, providers.WithGuard(guard))},
+		{"NewTransportReportedQuota", providers.NewTransport(next, tracker, usage.Exa, providers.WithReportedQuota(tracker))},
 	}
 }
 
@@ -109,8 +116,11 @@ func TestDecoratorsAddNoAllocation(t *testing.T) {
 	} {
 		req, _ := http.NewRequest("GET", url, nil)
 		for name, rt := range map[string]http.RoundTripper{
-			"NewTransport": providers.NewTransport(next, cnt, usage.Exa),
-			"ByHost":       providers.ByHost(next, cnt, hosts),
+			"NewTransport":                providers.NewTransport(next, cnt, usage.Exa),
+			"ByHost":                      providers.ByHost(next, cnt, hosts),
+			"NewTransport+guard":          providers.NewTransport(next, cnt, usage.Exa, providers.WithGuard(allowAll{})),
+			"ByHost+reported quota":       providers.ByHost(next, cnt, hosts, providers.WithReportedQuota(noReports{t})),
+			"NewTransport+reported quota": providers.NewTransport(next, cnt, usage.Exa, providers.WithReportedQuota(noReports{t})),
 		} {
 			allocs := testing.AllocsPerRun(100, func() {
 				if _, err := rt.RoundTrip(req); err != nil {
@@ -131,3 +141,15 @@ func TestDecoratorsAddNoAllocation(t *testing.T) {
 type atomicCounter struct{ n atomic.Int64 }
 
 func (c *atomicCounter) Track(usage.Provider) { c.n.Add(1) }
+
+// allowAll is a guard that allows every call.
+type allowAll struct{}
+
+func (allowAll) Allow(usage.Provider) error { return nil }
+
+// noReports fails its test if anything is reported.
+type noReports struct{ t *testing.T }
+
+func (r noReports) SetReported(p usage.Provider, rep usage.Reported) {
+	r.t.Errorf("reported %+v for %s from a response without quota headers", rep, p)
+}

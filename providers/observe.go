@@ -18,6 +18,9 @@ type observer struct {
 // and returns the response to give the caller: resp itself, or with
 // CountAtEOF, resp with its body wrapped.
 func (o *observer) observe(req *http.Request, resp *http.Response, err error, p usage.Provider) *http.Response {
+	if o.cfg.reporter != nil && resp != nil {
+		reportQuota(o.cfg.reporter, resp, p)
+	}
 	if err != nil || resp == nil || req.Context().Err() != nil || !o.cfg.success(resp) {
 		return resp
 	}

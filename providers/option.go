@@ -12,9 +12,10 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	success func(*http.Response) bool
-	atEOF   bool
-	guard   Allower // nil: no guard
+	success  func(*http.Response) bool
+	atEOF    bool
+	guard    Allower  // nil: no guard
+	reporter Reporter // nil: quota headers are not read
 }
 
 func newConfig(opts []Option) config {

@@ -20,8 +20,9 @@ import (
 //	go test ./usage -run '^$' -bench . -benchmem -count 10 | benchstat -col /impl -
 //
 // Floor is a bare atomic add, Prometheus a CounterVec increment by label,
-// Meter a Track through a Meter bound to the provider, and PerCallPipeline
-// the TypeScript app's approach: one awaited INCR+EXPIRE pipeline per call.
+// Meter a Track through a Meter bound to the provider, GuardAllow a budget
+// check that allows, and PerCallPipeline the TypeScript app's approach: one
+// awaited INCR+EXPIRE pipeline per call.
 func BenchmarkCount(b *testing.B) {
 	ctx := context.Background()
 	b.Run("impl=Floor", func(b *testing.B) {
@@ -78,6 +79,28 @@ func BenchmarkCount(b *testing.B) {
 			b.Fatal(err)
 		}
 		reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
+	})
+	b.Run("impl=GuardAllow", func(b *testing.B) {
+		s := miniredis.RunT(b)
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
+		defer rdb.Close()
+		tr := usage.NewTracker(rdb)
+		defer tr.Close(ctx)
+		g, err := usage.NewGuard(tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 1 << 40}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer g.Close(ctx)
+		tr.Track(usage.Exa)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if g.Allow(usage.Exa) != nil {
+					b.Fatal("refused")
+				}
+			}
+		})
 	})
 	b.Run("impl=PerCallPipeline", func(b *testing.B) {
 		s := miniredis.RunT(b)
