@@ -3,6 +3,7 @@ package providers_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -124,4 +125,74 @@ func ExampleCountAtEOF() {
 	// Output:
 	// counted exa
 	// Acme raises a Series B
+}
+
+func ExampleWithGuard() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer api.Close()
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	tracker := usage.NewTracker(rdb)
+	defer tracker.Close(ctx)
+	guard, err := usage.NewGuard(tracker, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 2, Period: usage.PerDay}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close(ctx)
+	exa := providers.WrapClient(nil, tracker, usage.Exa, providers.WithGuard(guard))
+	defer exa.CloseIdleConnections()
+
+	for i := range 3 {
+		resp, err := exa.Get(api.URL + "/search")
+		var spent *usage.QuotaError
+		if errors.As(err, &spent) {
+			fmt.Printf("call %d not sent: %d of %d used\n", i+1, spent.Used, spent.Quota.Limit)
+			continue
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		fmt.Printf("call %d: %d\n", i+1, resp.StatusCode)
+	}
+	// Output:
+	// call 1: 200
+	// call 2: 200
+	// call 3 not sent: 2 of 2 used
+}
+
+func ExampleWithReportedQuota() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-24-Hour-Requests-Left", "412")
+		w.Header().Set("X-Rate-Limit-24-Hour", "600")
+	}))
+	defer api.Close()
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	ctx := context.Background()
+
+	tracker := usage.NewTracker(rdb)
+	apollo := providers.WrapClient(nil, tracker, usage.Apollo, providers.WithReportedQuota(tracker))
+	defer apollo.CloseIdleConnections()
+	resp, err := apollo.Get(api.URL + "/api/v1/people/match")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := tracker.Close(ctx); err != nil { // the flusher writes the report with the counts
+		log.Fatal(err)
+	}
+
+	rep, err := usage.NewReader(rdb).Reported(ctx, usage.Apollo)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("Apollo says %s of %s left today\n", rep.Values["x-24-hour-requests-left"], rep.Values["x-rate-limit-24-hour"])
+	// Output: Apollo says 412 of 600 left today
 }

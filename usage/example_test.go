@@ -134,3 +134,91 @@ func ExampleTracker_Add() {
 	// api_usage:claude_output_tokens:2026-11-26 = 350
 	// tracked=1551 flushed=1551 pending=0 dropped=0
 }
+
+func ExampleNewGuard() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	at := time.Date(2026, 11, 26, 3, 15, 3, 0, time.UTC)
+	clock := usage.WithClock(func() time.Time { return at })
+	rdb.Set(ctx, usage.Key(usage.Exa, at), 998, 0) // the rest of the fleet, so far today
+
+	tracker := usage.NewTracker(rdb, clock)
+	defer tracker.Close(ctx)
+	guard, err := usage.NewGuard(tracker, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 1000, Period: usage.PerDay}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close(ctx)
+	if err := guard.Refresh(ctx); err != nil { // at start-up: see the fleet before the first call
+		log.Fatal(err)
+	}
+
+	for i := range 3 {
+		if err := guard.Allow(usage.Exa); err != nil {
+			fmt.Println("call", i+1, "refused:", err)
+			continue
+		}
+		tracker.Track(usage.Exa) // after the call succeeded
+		fmt.Println("call", i+1, "allowed")
+	}
+	// Output:
+	// call 1 allowed
+	// call 2 allowed
+	// call 3 refused: usage: exa quota spent: 1000 of 1000 this day, resets 2026-11-27T00:00:00Z
+}
+
+func ExampleWithAlert() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	at := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	clock := usage.WithClock(func() time.Time { return at })
+
+	tracker := usage.NewTracker(rdb, clock)
+	defer tracker.Close(ctx)
+	alert := usage.WithAlert(func(a usage.Alert) {
+		fmt.Printf("%s passed %.0f%% of its quota: %d of %d, resets %s\n",
+			a.Provider, a.Threshold*100, a.Used, a.Quota.Limit, a.Resets.Format("Jan 2"))
+	})
+	quota := map[usage.Provider]usage.Quota{usage.ClaudeOutputTokens: {Limit: 1_000_000, Period: usage.PerMonth}}
+	guard, err := usage.NewGuard(tracker, quota, alert, usage.WithRefreshInterval(time.Hour))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer guard.Close(ctx)
+
+	tracker.Add(usage.ClaudeOutputTokens, 850_000)
+	for range 3 { // every refresh sees the threshold crossed; it fires once
+		if err := guard.Refresh(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Output:
+	// claude_output_tokens passed 80% of its quota: 850000 of 1000000, resets Dec 1
+}
+
+func ExampleReader_Reported() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	tracker := usage.NewTracker(rdb)
+	// The providers package's WithReportedQuota does this from each
+	// response's headers.
+	tracker.SetReported(usage.Apollo, usage.Reported{
+		At:     time.Date(2026, 11, 26, 3, 15, 3, 0, time.UTC),
+		Status: 200,
+		Values: map[string]string{"x-24-hour-requests-left": "412", "x-rate-limit-24-hour": "600"},
+	})
+	if err := tracker.Close(ctx); err != nil { // writes it
+		log.Fatal(err)
+	}
+
+	rep, err := usage.NewReader(rdb).Reported(ctx, usage.Apollo)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("Apollo says %s of %s left today (as of %s)\n",
+		rep.Values["x-24-hour-requests-left"], rep.Values["x-rate-limit-24-hour"], rep.At.Format(time.Kitchen))
+	// Output: Apollo says 412 of 600 left today (as of 3:15AM)
+}
