@@ -10,6 +10,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/usage"
@@ -20,7 +21,9 @@ import (
 //	go test ./usage -run '^$' -bench . -benchmem -count 10 | benchstat -col /impl -
 //
 // Floor is a bare atomic add, Prometheus a CounterVec increment by label,
-// Meter a Track through a Meter bound to the provider, GuardAllow a budget
+// TrackWithMetrics a Track on a tracker with WithMeterProvider (an
+// OpenTelemetry SDK provider), Meter a Track through a Meter bound to the
+// provider, GuardAllow a budget
 // check that allows, and PerCallPipeline the TypeScript app's approach: one
 // awaited INCR+EXPIRE pipeline per call.
 func BenchmarkCount(b *testing.B) {
@@ -43,23 +46,10 @@ func BenchmarkCount(b *testing.B) {
 			}
 		})
 	})
-	b.Run("impl=Track", func(b *testing.B) {
-		s := miniredis.RunT(b)
-		rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
-		defer rdb.Close()
-		tr := usage.NewTracker(rdb)
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				tr.Track(usage.Exa)
-			}
-		})
-		b.StopTimer()
-		if err := tr.Close(ctx); err != nil {
-			b.Fatal(err)
-		}
-		reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
+	b.Run("impl=Track", func(b *testing.B) { benchmarkTrack(b, nil) })
+	b.Run("impl=TrackWithMetrics", func(b *testing.B) {
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		benchmarkTrack(b, []usage.Option{usage.WithMeterProvider(mp)})
 	})
 	b.Run("impl=Meter", func(b *testing.B) {
 		s := miniredis.RunT(b)
@@ -153,4 +143,24 @@ func reportCommands(b *testing.B, s *miniredis.Miniredis, key string) {
 		b.Fatalf("%s = %q, %v after %d calls", key, got, err, b.N)
 	}
 	b.ReportMetric(float64(s.CommandCount())/float64(b.N), "redis-cmds/op")
+}
+
+// benchmarkTrack measures Track on a tracker built with opts.
+func benchmarkTrack(b *testing.B, opts []usage.Option) {
+	s := miniredis.RunT(b)
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer rdb.Close()
+	tr := usage.NewTracker(rdb, opts...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tr.Track(usage.Exa)
+		}
+	})
+	b.StopTimer()
+	if err := tr.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
 }

@@ -115,22 +115,25 @@ func (r roundResult) err() error {
 // requires t.mu held.
 func (t *Tracker) takeLocked(today day) {
 	for k, s := range t.slots {
+		n := s.taken
 		switch {
 		case s.retired:
 			// Its final count was taken when it retired; what callers add
 			// since counts elsewhere.
 		case t.closed || k.d < today:
-			n := s.n.Or(retiredBit)
+			n = s.n.Or(retiredBit)
 			s.retired = true
-			s.unsent += n - s.taken
-			s.taken = n
 		default:
-			n := s.count()
-			s.unsent += n - s.taken
-			s.taken = n
+			n = s.count()
 		}
+		if n > s.taken && s.since.IsZero() {
+			s.since = t.lastTake // the new units came after the last take
+		}
+		s.unsent += n - s.taken
+		s.taken = n
 		t.dropDrainedLocked(k, s)
 	}
+	t.lastTake = t.cfg.clock()
 }
 
 // dropDrainedLocked removes s from the map if it is retired and has nothing
@@ -184,7 +187,14 @@ func (t *Tracker) startRound(ctx context.Context, done func(roundResult)) bool {
 		t.mu.Lock()
 		t.writeStart = time.Now()
 		t.mu.Unlock()
+		var start time.Time
+		if t.metrics != nil {
+			start = time.Now()
+		}
 		errs := t.send(ctx, items, reports)
+		if t.metrics != nil {
+			t.metrics.duration.Record(context.Background(), time.Since(start).Seconds())
+		}
 		<-t.sem // before done: a slow listener never holds up the next round
 		done(roundResult{len(items) + len(reports), errs, heldBack})
 	}()
@@ -265,6 +275,9 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 			lost = err
 			continue
 		}
+		if it.s.unsent == 0 && it.s.inflight == 0 {
+			it.s.since = time.Time{}
+		}
 		t.dropDrainedLocked(it.s.k, it.s)
 	}
 	if confirmed {
@@ -273,6 +286,7 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 	if lost != nil {
 		errs = append(errs, lost)
 	}
+	t.recordRoundLocked(errs)
 	switch {
 	case len(errs) == 0:
 		t.lastErr = nil

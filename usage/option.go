@@ -3,6 +3,8 @@ package usage
 import (
 	"log/slog"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults for the options.
@@ -32,6 +34,8 @@ type config struct {
 	customClock   bool // clock came from WithClock
 	onError       func(error)
 	maxKeys       int
+
+	meterProvider metric.MeterProvider
 
 	// Guard settings.
 	refreshInterval time.Duration
@@ -173,6 +177,22 @@ func WithAlert(fire func(Alert), thresholds ...float64) Option {
 					c.thresholds = append(c.thresholds, th)
 				}
 			}
+		}
+	})
+}
+
+// WithMeterProvider makes a [Tracker] report its own health as
+// OpenTelemetry metrics through mp: units tracked, flushed, pending and
+// dropped, flushes and their errors by kind, how long flushes take, and the
+// lag of the oldest unit not yet confirmed (the metric an alert should
+// watch). They are observed when mp collects, from state the tracker keeps
+// anyway, so Track costs the same; the names and units are listed in the
+// package's metrics.go and in the README. The default is no metrics; nil
+// keeps it.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.meterProvider = mp
 		}
 	})
 }

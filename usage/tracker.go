@@ -57,6 +57,10 @@ type Tracker struct {
 	reclaimed  int64               // confirmed as of the last reclaimLocked
 	lastErr    error               // of the last round, if it failed, for Flush's errors
 	writeStart time.Time           // when the running round's write began; zero when none runs
+	lastTake   time.Time           // when takeLocked last ran, by cfg.clock
+	rounds     int64               // rounds that wrote, for the metrics
+	roundErrs  [numErrKinds]int64  // their errors by kind, for the metrics
+	metrics    *metrics            // nil without WithMeterProvider
 	closed     bool
 }
 
@@ -91,7 +95,8 @@ type slot struct {
 	taken    int64 // units moved out of the cell into unsent
 	unsent   int64 // units waiting for a round
 	inflight int64 // units sent under seq whose outcome is unknown; 0 when none
-	seq      int64 // sequence number of inflight
+	seq      int64     // sequence number of inflight
+	since    time.Time // no unit of the slot pending before this; zero when none is (for the lag metric)
 	key      string
 	marker   string
 }
@@ -129,6 +134,10 @@ func NewTracker(rdb Redis, opts ...Option) *Tracker {
 		newEntries: make(map[Provider]*entry),
 	}
 	t.index.Store(&map[Provider]*entry{})
+	t.lastTake = t.cfg.clock()
+	if t.cfg.meterProvider != nil {
+		t.metrics = newMetrics(t, t.cfg.meterProvider)
+	}
 	next := t.syncDay()
 	go t.run(ctx, next)
 	return t
@@ -222,6 +231,9 @@ func (t *Tracker) addSlow(p Provider, d day, n int64) {
 		// A call of a day already retired, from a caller that read the day
 		// just before midnight: it still belongs to that day's key.
 		s.unsent += n
+		if s.since.IsZero() {
+			s.since = t.lastTake
+		}
 		return
 	}
 	s.n.Add(n) // live slots are retired only under t.mu, so these units count
