@@ -91,10 +91,10 @@ type slot struct {
 	_ [56]byte     // keeps n alone on its cache line
 
 	k        slotKey
-	retired  bool  // the cell takes no more units; set with retiredBit
-	taken    int64 // units moved out of the cell into unsent
-	unsent   int64 // units waiting for a round
-	inflight int64 // units sent under seq whose outcome is unknown; 0 when none
+	retired  bool      // the cell takes no more units; set with retiredBit
+	taken    int64     // units moved out of the cell into unsent
+	unsent   int64     // units waiting for a round
+	inflight int64     // units sent under seq whose outcome is unknown; 0 when none
 	seq      int64     // sequence number of inflight
 	since    time.Time // no unit of the slot pending before this; zero when none is (for the lag metric)
 	key      string
