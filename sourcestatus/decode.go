@@ -128,15 +128,6 @@ func (d *decoder) object2payload() (Payload, error) {
 	return p, nil
 }
 
-// parseTime reads an RFC 3339 time of any precision, in UTC.
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("sourcestatus: at %q is not an RFC 3339 time", s)
-	}
-	return t.UTC(), nil
-}
-
 // kind names the JSON value that starts with c, for errors.
 func kind(c byte) string {
 	switch {

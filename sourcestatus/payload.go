@@ -1,21 +1,6 @@
-// Package sourcestatus records, for each prospect, each enrichment source's
-// last outcome as {status, error?, at} in a PostgreSQL JSONB column, and reads
-// it back. Updates merge inside PostgreSQL in one statement, so sources that
-// finish at the same time never erase each other's entries, and entries that
-// an older writer stored as bare strings ("complete") stay readable.
-//
-// Most users need two calls: [Updater.Update] when a source finishes, and
-// [Reader.Failures] for the dashboard's error feed.
-//
-//	u, err := sourcestatus.NewUpdater(pool) // table prospects, column enrichment_source_status
-//	err = u.Update(ctx, prospectID, "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: "HTTP 429"})
-//
-// The JSON matches the TypeScript app byte for byte:
-// {"status":"failed","error":"HTTP 429","at":"2026-11-26T03:15:03.123Z"}.
 package sourcestatus
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -43,9 +28,6 @@ type Payload struct {
 	Error  string    // empty when there is none; omitted from the JSON then
 	At     time.Time // when the outcome happened; zero when unknown (legacy entries)
 }
-
-// ErrEmptyStatus is returned when a payload's status is empty.
-var ErrEmptyStatus = errors.New("sourcestatus: empty status")
 
 // MarshalJSON writes p as the TypeScript app does: keys status, error (left
 // out when empty) and at, in that order; strings escaped as JSON.stringify

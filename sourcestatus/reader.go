@@ -82,7 +82,11 @@ func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Fa
 	if limit < 1 || limit > maxFailures {
 		return nil, fmt.Errorf("sourcestatus: failures: limit %d is not in 1..%d", limit, maxFailures)
 	}
-	rows, err := r.query(ctx, "failures", since, func(s *statements) string { return s.failures }, strconv.Itoa(limit))
+	st, err := r.t.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.query(ctx, "failures", st.failures, since, strconv.Itoa(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +122,11 @@ type SourceSummary struct {
 // every entry, legacy ones included. Sources come in name order. It reads
 // every row of the table.
 func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary, error) {
-	rows, err := r.query(ctx, "summary", since, func(s *statements) string { return s.summary })
+	st, err := r.t.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.query(ctx, "summary", st.summary, since)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +151,9 @@ func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary,
 	return out, nil
 }
 
-// query runs the statement that pick chooses with since, formatted (empty
-// when zero, meaning no bound), as its first parameter, then more.
-func (r *Reader) query(ctx context.Context, what string, since time.Time, pick func(*statements) string, more ...any) (pgx.Rows, error) {
+// query runs sql with since, formatted (empty when zero, meaning no bound),
+// as its first parameter, then more.
+func (r *Reader) query(ctx context.Context, what, sql string, since time.Time, more ...any) (pgx.Rows, error) {
 	from := ""
 	if !since.IsZero() {
 		var err error
@@ -153,11 +161,7 @@ func (r *Reader) query(ctx context.Context, what string, since time.Time, pick f
 			return nil, err
 		}
 	}
-	st, err := r.t.statements(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.t.db.Query(ctx, pick(st), append([]any{from}, more...)...)
+	rows, err := r.t.db.Query(ctx, sql, append([]any{from}, more...)...)
 	if err != nil {
 		return nil, r.t.dbErr(ctx, what, err)
 	}

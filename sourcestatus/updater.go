@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 )
 
 // An Updater records sources' outcomes in the status column, each in one SQL
@@ -111,24 +110,4 @@ func (u *Updater) exec(ctx context.Context, what, prospectID, sql string, args .
 		return fmt.Errorf("%w: %q", ErrNotFound, prospectID)
 	}
 	return nil
-}
-
-// checkKey refuses what PostgreSQL's text and jsonb cannot hold as a key.
-func checkKey(what, s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("sourcestatus: empty %s", what)
-	case strings.IndexByte(s, 0) >= 0:
-		return fmt.Errorf("sourcestatus: %s %q holds a NUL character", what, s)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("sourcestatus: %s %q is not valid UTF-8", what, s)
-	}
-	return nil
-}
-
-func checkStatus(s Status) error {
-	if s == "" {
-		return ErrEmptyStatus
-	}
-	return checkKey("status", string(s))
 }

@@ -1,0 +1,37 @@
+package sourcestatus
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// checkKey refuses what PostgreSQL's text and jsonb cannot hold as a key.
+func checkKey(what, s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("sourcestatus: empty %s", what)
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Errorf("sourcestatus: %s %q holds a NUL character", what, s)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("sourcestatus: %s %q is not valid UTF-8", what, s)
+	}
+	return nil
+}
+
+func checkStatus(s Status) error {
+	if s == "" {
+		return ErrEmptyStatus
+	}
+	return checkKey("status", string(s))
+}
+
+// parseTime reads an RFC 3339 time of any precision, in UTC.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sourcestatus: at %q is not an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
+}
