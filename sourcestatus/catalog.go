@@ -40,12 +40,18 @@ func (t *table) statements(ctx context.Context) (*statements, error) {
 	if t.stmts != nil {
 		return t.stmts, nil
 	}
-	const q = `SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
-FROM pg_attribute a
+	// The id's type is named without its length or precision (and a domain
+	// by its base type), so that a cast of the parameter to it never cuts or
+	// rounds an id into another prospect's: "acct-123-x" stays itself where
+	// varchar(8) would make it "acct-123", and 42.4 where numeric(6,0) would
+	// make it 42. (format_type with a NULL typmod would name bpchar
+	// "character", which is char(1).)
+	const q = `SELECT a.attname::text, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, -1)
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text) AND a.attnum > 0 AND NOT a.attisdropped`
 	rows, err := t.db.Query(ctx, q, t.n.table, t.cfg.column, t.cfg.idColumn)
 	if err != nil {
-		return nil, t.dbErr(ctx, "read the columns of "+t.cfg.table, err)
+		return nil, dbErr(ctx, "read the columns of "+t.cfg.table, err)
 	}
 	types := map[string]string{}
 	var name, typ string
@@ -54,7 +60,7 @@ WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text
 		return nil
 	})
 	if err != nil {
-		return nil, t.dbErr(ctx, "read the columns of "+t.cfg.table, err)
+		return nil, dbErr(ctx, "read the columns of "+t.cfg.table, err)
 	}
 	idType, ok := types[t.cfg.idColumn]
 	if !ok {

@@ -94,3 +94,23 @@ func checkStatuses(t *testing.T, got, want sourcestatus.Statuses) {
 		}
 	}
 }
+
+// newUpdater returns an Updater of db, failing t if the options are refused.
+func newUpdater(t *testing.T, db sourcestatus.DB, opts ...sourcestatus.Option) *sourcestatus.Updater {
+	t.Helper()
+	u, err := sourcestatus.NewUpdater(db, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// newReader returns a Reader of db, failing t if the options are refused.
+func newReader(t *testing.T, db sourcestatus.DB, opts ...sourcestatus.Option) *sourcestatus.Reader {
+	t.Helper()
+	r, err := sourcestatus.NewReader(db, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

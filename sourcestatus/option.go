@@ -44,7 +44,12 @@ func WithColumn(name string) Option {
 }
 
 // WithIDColumn sets the column that identifies a prospect, of any type whose
-// values can be written as text (text, uuid, bigint...). The default is
+// values can be written as text (text, varchar(n), char(n), uuid, bigint,
+// numeric(p,s)...). An id matches the row whose id equals it as a value of
+// that type without its length or precision, so it is never cut or rounded
+// into another prospect's id; an id that is not valid input for the type
+// matches nothing. (Inside a [pgx.Tx], PostgreSQL has then aborted the
+// transaction, as after any failed statement.) The default is
 // [DefaultIDColumn].
 func WithIDColumn(name string) Option {
 	return optionFunc(func(c *config) { c.idColumn = name })

@@ -44,9 +44,9 @@ func (r *Reader) Get(ctx context.Context, prospectID string) (Statuses, error) {
 	var col string
 	if err := r.t.db.QueryRow(ctx, st.get, prospectID).Scan(&col); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("%w: %q", ErrNotFound, prospectID)
+			return nil, notFound(prospectID)
 		}
-		return nil, r.t.dbErr(ctx, "get "+prospectID, err)
+		return nil, idErr(ctx, "get "+prospectID, prospectID, err)
 	}
 	var s Statuses
 	if err := s.UnmarshalJSON([]byte(col)); err != nil {
@@ -105,7 +105,7 @@ func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Fa
 		return nil
 	})
 	if err != nil {
-		return nil, r.t.dbErr(ctx, "failures", err)
+		return nil, dbErr(ctx, "failures", err)
 	}
 	return out, nil
 }
@@ -146,7 +146,7 @@ func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary,
 		return nil
 	})
 	if err != nil {
-		return nil, r.t.dbErr(ctx, "summary", err)
+		return nil, dbErr(ctx, "summary", err)
 	}
 	return out, nil
 }
@@ -163,7 +163,7 @@ func (r *Reader) query(ctx context.Context, what, sql string, since time.Time, m
 	}
 	rows, err := r.t.db.Query(ctx, sql, append([]any{from}, more...)...)
 	if err != nil {
-		return nil, r.t.dbErr(ctx, what, err)
+		return nil, dbErr(ctx, what, err)
 	}
 	return rows, nil
 }

@@ -3,7 +3,6 @@ package sourcestatus
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -104,10 +103,10 @@ func (u *Updater) Init(ctx context.Context, prospectID string, sources ...string
 func (u *Updater) exec(ctx context.Context, what, prospectID, sql string, args ...any) error {
 	tag, err := u.t.db.Exec(ctx, sql, args...)
 	if err != nil {
-		return u.t.dbErr(ctx, what, err)
+		return idErr(ctx, what, prospectID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: %q", ErrNotFound, prospectID)
+		return notFound(prospectID)
 	}
 	return nil
 }
