@@ -5,19 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // table is what an Updater and a Reader share: the configuration, and the
 // statements, which are built once the id column's type is known.
+//
+// The first calls read the catalog through one of them, the loader; the
+// others wait for it or for their own context, whichever ends first. A load
+// that fails (its caller's context ended, or the table is wrong) is
+// forgotten, and the next call loads again.
 type table struct {
 	db  DB
 	cfg config
 	n   names
 
-	mu    sync.Mutex  // protects stmts
-	stmts *statements // nil until first use
+	stmts   atomic.Pointer[statements] // nil until a load succeeds
+	mu      sync.Mutex                 // protects loading
+	loading chan struct{}              // closed when the load under way ends; nil when none is
 }
 
 func newTable(db DB, opts []Option) (*table, error) {
@@ -35,11 +42,46 @@ func newTable(db DB, opts []Option) (*table, error) {
 // on first use: comparing the id column with a text parameter cast to that
 // type keeps its index usable whatever the type.
 func (t *table) statements(ctx context.Context) (*statements, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.stmts != nil {
-		return t.stmts, nil
+	for {
+		if s := t.stmts.Load(); s != nil {
+			return s, nil
+		}
+		t.mu.Lock()
+		wait := t.loading
+		if wait == nil {
+			t.loading = make(chan struct{})
+		}
+		t.mu.Unlock()
+		if wait == nil {
+			return t.load(ctx)
+		}
+		select {
+		case <-wait: // loaded, or failed: look again
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// load reads the catalog as the loader, and ends the load, even if the DB
+// panics.
+func (t *table) load(ctx context.Context) (*statements, error) {
+	defer func() {
+		t.mu.Lock()
+		close(t.loading)
+		t.loading = nil
+		t.mu.Unlock()
+	}()
+	s, err := t.readCatalog(ctx)
+	if err == nil {
+		t.stmts.Store(s)
+	}
+	return s, err
+}
+
+// readCatalog reads the types of the id and status columns and builds the
+// statements.
+func (t *table) readCatalog(ctx context.Context) (*statements, error) {
 	// The id's type is named without its length or precision (and a domain
 	// by its base type), so that a cast of the parameter to it never cuts or
 	// rounds an id into another prospect's: "acct-123-x" stays itself where
@@ -72,6 +114,5 @@ WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text
 		}
 		return nil, fmt.Errorf("sourcestatus: column %s.%s is not jsonb (%s)", t.cfg.table, t.cfg.column, typ)
 	}
-	t.stmts = buildStatements(t.n, idType)
-	return t.stmts, nil
+	return buildStatements(t.n, idType), nil
 }

@@ -1,12 +1,18 @@
 package sourcestatus_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 )
 
@@ -69,4 +75,72 @@ func TestIDsMatchExactly(t *testing.T) {
 			}
 		}
 	})
+}
+
+// queryStarted passes every call to a DB, and tells started once a Query
+// begins, so a test knows that the first use's catalog read is under way.
+type queryStarted struct {
+	sourcestatus.DB
+	started chan struct{}
+}
+
+func (d queryStarted) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	select {
+	case d.started <- struct{}{}:
+	default:
+	}
+	return d.DB.Query(ctx, sql, args...)
+}
+
+// TestFirstUseHonoursEachContext hangs the first use's catalog read (a proxy
+// drops PostgreSQL's replies) and shows that a second call with a 200 ms
+// deadline returns context.DeadlineExceeded while the first still waits, and
+// that once the first gives up a later call reads the catalog again.
+func TestFirstUseHonoursEachContext(t *testing.T) {
+	var proxy *testsupport.Proxy
+	pool := testsupport.Postgres(t, func(c *pgxpool.Config) {
+		proxy = testsupport.NewProxy(t, net.JoinHostPort(c.ConnConfig.Host, strconv.Itoa(int(c.ConnConfig.Port))))
+		host, port, _ := net.SplitHostPort(proxy.Addr)
+		p, _ := strconv.Atoi(port)
+		c.ConnConfig.Host, c.ConnConfig.Port = host, uint16(p)
+	})
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", nil)
+	db := queryStarted{DB: pool, started: make(chan struct{})}
+	u := newUpdater(t, db)
+	update := func(ctx context.Context) error {
+		return u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at})
+	}
+
+	proxy.DropReplies(true)
+	t.Cleanup(func() { proxy.DropReplies(false) }) // before the pool's cleanup
+	first, cancelFirst := context.WithCancel(context.Background())
+	defer cancelFirst()
+	firstErr := make(chan error, 1)
+	go func() { firstErr <- update(first) }()
+	<-db.started // the first call is reading the catalog, and hangs there
+
+	second, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	secondErr := make(chan error, 1)
+	go func() { secondErr <- update(second) }()
+	select {
+	case err := <-secondErr:
+		if err != context.DeadlineExceeded {
+			t.Errorf("second Update = %v, want context.DeadlineExceeded", err)
+		}
+	case err := <-firstErr:
+		t.Fatalf("the first Update returned (%v) while PostgreSQL's replies were dropped", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second Update still waits 10 s after its 200 ms deadline, behind the first")
+	}
+
+	cancelFirst()
+	if err := <-firstErr; err != context.Canceled {
+		t.Errorf("first Update = %v, want context.Canceled", err)
+	}
+	proxy.DropReplies(false)
+	if err := update(ctxT(t)); err != nil {
+		t.Errorf("Update after the failed first use = %v, want the catalog read again", err)
+	}
 }

@@ -21,7 +21,8 @@ type Reader struct {
 
 // NewReader returns a Reader of the status column, by default
 // prospects.enrichment_source_status keyed by id. It checks the options'
-// identifiers and does no I/O.
+// identifiers and does no I/O; the first calls read the catalog as
+// [NewUpdater] says.
 func NewReader(db DB, opts ...Option) (*Reader, error) {
 	t, err := newTable(db, opts)
 	if err != nil {

@@ -18,8 +18,9 @@ type Updater struct {
 
 // NewUpdater returns an Updater of the status column, by default
 // prospects.enrichment_source_status keyed by id. It checks the options'
-// identifiers and does no I/O; the first update reads the id column's type
-// from the catalog, once.
+// identifiers and does no I/O; the first calls read the column types from
+// the catalog, once it succeeds, each waiting for that read no longer than its
+// own context allows.
 func NewUpdater(db DB, opts ...Option) (*Updater, error) {
 	t, err := newTable(db, opts)
 	if err != nil {
