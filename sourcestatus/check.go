@@ -27,11 +27,12 @@ func checkStatus(s Status) error {
 	return checkKey("status", string(s))
 }
 
-// parseTime reads an RFC 3339 time of any precision, in UTC.
+// parseTime reads an RFC 3339 time of any precision, in UTC. Its error wraps
+// a [*time.ParseError].
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("sourcestatus: at %q is not an RFC 3339 time", s)
+		return time.Time{}, fmt.Errorf("sourcestatus: at is not an RFC 3339 time: %w", err)
 	}
 	return t.UTC(), nil
 }

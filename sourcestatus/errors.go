@@ -15,6 +15,15 @@ var ErrNotFound = errors.New("sourcestatus: prospect not found")
 // ErrEmptyStatus is returned when a payload's status is empty.
 var ErrEmptyStatus = errors.New("sourcestatus: empty status")
 
+// wrapJSON wraps an error of encoding/json about the value named what; nil
+// stays nil.
+func wrapJSON(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sourcestatus: %s: %w", what, err)
+}
+
 // notFound is ErrNotFound naming the prospect.
 func notFound(prospectID string) error {
 	return fmt.Errorf("%w: %q", ErrNotFound, prospectID)

@@ -1,6 +1,9 @@
 package sourcestatus
 
 import (
+	"bytes"
+	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -86,25 +89,55 @@ func appendISOTime(b []byte, t time.Time) ([]byte, error) {
 }
 
 // UnmarshalJSON reads either shape: an object with a string status and
-// optional error and at (unknown fields are ignored; error and at may be
-// null; at may have any RFC 3339 precision and offset, and is converted to
-// UTC), or a bare string, the legacy shape, which is the status alone. JSON
-// null leaves p unchanged, as encoding/json's convention asks. Anything else
-// is an error.
+// optional error and at (keys match exactly, as in JavaScript; unknown fields
+// are ignored; error and at may be null; at may have any RFC 3339 precision
+// and offset, and is converted to UTC), or a bare string, the legacy shape,
+// which is the status alone. JSON null leaves p unchanged, as encoding/json's
+// convention asks. Anything else is an error that wraps what went wrong: a
+// [*json.SyntaxError], a [*json.UnmarshalTypeError] (an entry, status or
+// error of the wrong type), a [*time.ParseError], or [ErrEmptyStatus].
 func (p *Payload) UnmarshalJSON(data []byte) error {
-	d := decoder{data: data}
-	d.skipSpace()
-	if d.literal("null") {
-		return d.end()
+	v, ok, err := decodePayload(data)
+	if ok {
+		*p = v
 	}
-	v, err := d.payload()
-	if err != nil {
-		return err
+	return err
+}
+
+// decodePayload reads an entry in either shape; ok is false for JSON null.
+func decodePayload(data []byte) (p Payload, ok bool, err error) {
+	if b := bytes.TrimLeft(data, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		var s *string // a string is the legacy shape; json refuses anything else but null
+		if err := json.Unmarshal(data, &s); err != nil || s == nil {
+			return p, false, wrapJSON("entry", err)
+		}
+		p.Status = Status(*s)
+	} else {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(data, &fields); err != nil {
+			return p, false, wrapJSON("entry", err)
+		}
+		var at *string
+		err := cmp.Or(field(fields, "status", &p.Status), field(fields, "error", &p.Error), field(fields, "at", &at))
+		if err == nil && at != nil {
+			p.At, err = parseTime(*at)
+		}
+		if err != nil {
+			return Payload{}, false, err
+		}
 	}
-	if err := d.end(); err != nil {
-		return err
+	if p.Status == "" {
+		return Payload{}, false, ErrEmptyStatus
 	}
-	*p = v
+	return p, true, nil
+}
+
+// field reads the field name, when present, into dst; null leaves dst as it
+// is.
+func field(fields map[string]json.RawMessage, name string, dst any) error {
+	if raw, ok := fields[name]; ok {
+		return wrapJSON(name, json.Unmarshal(raw, dst))
+	}
 	return nil
 }
 
@@ -115,33 +148,23 @@ type Statuses map[string]Payload
 // value is null are left out; JSON null reads as a nil map. It replaces what s
 // held.
 func (s *Statuses) UnmarshalJSON(data []byte) error {
-	d := decoder{data: data}
-	d.skipSpace()
-	if d.literal("null") {
-		if err := d.end(); err != nil {
-			return err
-		}
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(data, &entries); err != nil {
+		return wrapJSON("column", err)
+	}
+	if entries == nil {
 		*s = nil
 		return nil
 	}
-	m := Statuses{}
-	err := d.object(func(key []byte) error {
-		if d.literal("null") {
-			return nil
-		}
-		source := string(key)
-		v, err := d.payload()
+	m := make(Statuses, len(entries))
+	for source, raw := range entries {
+		p, ok, err := decodePayload(raw)
 		if err != nil {
 			return fmt.Errorf("%w (source %q)", err, source)
 		}
-		m[source] = v
-		return nil
-	})
-	if err == nil {
-		err = d.end()
-	}
-	if err != nil {
-		return err
+		if ok {
+			m[source] = p
+		}
 	}
 	*s = m
 	return nil
