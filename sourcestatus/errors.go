@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -14,6 +17,50 @@ var ErrNotFound = errors.New("sourcestatus: prospect not found")
 
 // ErrEmptyStatus is returned when a payload's status is empty.
 var ErrEmptyStatus = errors.New("sourcestatus: empty status")
+
+// A MalformedError reports the entries of a column that could not be read as
+// payloads, by source; the column's other entries were read. [Reader.Get] and
+// [Statuses.UnmarshalJSON] return it beside those, so that a caller can show
+// what is known:
+//
+//	s, err := r.Get(ctx, id)
+//	var bad *sourcestatus.MalformedError
+//	if errors.As(err, &bad) {
+//		// s holds the well-formed entries; bad.Entries says why each other failed.
+//	}
+//
+// Unwrap returns each entry's error, in source order, so [errors.Is] and
+// [errors.As] reach them.
+type MalformedError struct {
+	ProspectID string           // set by Reader.Get; empty from Statuses.UnmarshalJSON
+	Entries    map[string]error // by source, why its entry could not be read
+}
+
+func (e *MalformedError) Error() string {
+	var b strings.Builder
+	b.WriteString("sourcestatus: ")
+	if e.ProspectID != "" {
+		fmt.Fprintf(&b, "prospect %q: ", e.ProspectID)
+	}
+	fmt.Fprintf(&b, "%d malformed entries", len(e.Entries))
+	for i, source := range slices.Sorted(maps.Keys(e.Entries)) {
+		sep := ": "
+		if i > 0 {
+			sep = "; "
+		}
+		fmt.Fprintf(&b, "%s%q (%s)", sep, source, strings.TrimPrefix(e.Entries[source].Error(), "sourcestatus: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the entries' errors, in source order.
+func (e *MalformedError) Unwrap() []error {
+	var errs []error
+	for _, source := range slices.Sorted(maps.Keys(e.Entries)) {
+		errs = append(errs, e.Entries[source])
+	}
+	return errs
+}
 
 // wrapJSON wraps an error of encoding/json about the value named what; nil
 // stays nil.

@@ -144,9 +144,11 @@ func field(fields map[string]json.RawMessage, name string, dst any) error {
 // Statuses maps each source to its last outcome: a whole column.
 type Statuses map[string]Payload
 
-// UnmarshalJSON reads a JSON object of payloads in either shape. Entries whose
-// value is null are left out; JSON null reads as a nil map. It replaces what s
-// held.
+// UnmarshalJSON reads a JSON object of payloads in either shape, replacing
+// what s held. Entries whose value is null are left out; JSON null reads as a
+// nil map. When some entries are malformed, s holds the others and the error
+// is a [*MalformedError] naming them, as encoding/json keeps going after a
+// type mismatch; when data is not a JSON object, s is unchanged.
 func (s *Statuses) UnmarshalJSON(data []byte) error {
 	var entries map[string]json.RawMessage
 	if err := json.Unmarshal(data, &entries); err != nil {
@@ -157,16 +159,22 @@ func (s *Statuses) UnmarshalJSON(data []byte) error {
 		return nil
 	}
 	m := make(Statuses, len(entries))
+	var malformed map[string]error
 	for source, raw := range entries {
 		p, ok, err := decodePayload(raw)
 		if err != nil {
-			return fmt.Errorf("%w (source %q)", err, source)
-		}
-		if ok {
+			if malformed == nil {
+				malformed = map[string]error{}
+			}
+			malformed[source] = err
+		} else if ok {
 			m[source] = p
 		}
 	}
 	*s = m
+	if malformed != nil {
+		return &MalformedError{Entries: malformed}
+	}
 	return nil
 }
 

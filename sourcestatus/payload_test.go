@@ -181,14 +181,18 @@ func TestStatusesUnmarshal(t *testing.T) {
 		"claude":     {Status: sourcestatus.Pending, At: at},
 	}
 	checkStatuses(t, s, want)
-	for _, bad := range []string{`"complete"`, `[]`, `{"exa": 1}`, `{"exa": "complete"`} {
+	for _, bad := range []string{`"complete"`, `[]`, `{"exa": "complete"`} {
 		if err := json.Unmarshal([]byte(bad), &s); err == nil {
 			t.Errorf("Unmarshal(%s) into Statuses succeeded", bad)
 		}
 	}
-	if err := json.Unmarshal([]byte(`{"exa": 1}`), &s); err == nil || !strings.Contains(err.Error(), `source "exa"`) {
-		t.Errorf("error does not name the source: %v", err)
+	// A malformed entry is reported; the others are read.
+	var malformed *sourcestatus.MalformedError
+	err := json.Unmarshal([]byte(`{"exa": 1, "sec": "complete"}`), &s)
+	if !errors.As(err, &malformed) || len(malformed.Entries) != 1 || malformed.Entries["exa"] == nil {
+		t.Errorf("Unmarshal with a malformed entry = %v, want a *MalformedError of exa", err)
 	}
+	checkStatuses(t, s, sourcestatus.Statuses{"sec": {Status: sourcestatus.Complete}})
 
 	out, err := json.Marshal(want)
 	if err != nil {

@@ -33,7 +33,8 @@ func NewReader(db DB, opts ...Option) (*Reader, error) {
 
 // Get returns the prospect's statuses, legacy entries included; a column that
 // is not a JSON object reads as no statuses. It returns [ErrNotFound] when no
-// prospect has the id.
+// prospect has the id. When some entries are malformed, it returns the others
+// with a [*MalformedError] that names them.
 func (r *Reader) Get(ctx context.Context, prospectID string) (Statuses, error) {
 	if err := checkKey("prospect id", prospectID); err != nil {
 		return nil, err
@@ -50,10 +51,12 @@ func (r *Reader) Get(ctx context.Context, prospectID string) (Statuses, error) {
 		return nil, idErr(ctx, "get "+prospectID, prospectID, err)
 	}
 	var s Statuses
-	if err := s.UnmarshalJSON([]byte(col)); err != nil {
-		return nil, fmt.Errorf("sourcestatus: get %s: %w", prospectID, err)
+	err = s.UnmarshalJSON([]byte(col))
+	var malformed *MalformedError
+	if errors.As(err, &malformed) {
+		malformed.ProspectID = prospectID
 	}
-	return s, nil
+	return s, err
 }
 
 // A Failure is one failed source of one prospect, for the error feed.
