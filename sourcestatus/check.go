@@ -20,11 +20,18 @@ func checkKey(what, s string) error {
 	return nil
 }
 
+// checkStatus refuses a status to write that is empty or not made of a-z
+// and '_' only.
 func checkStatus(s Status) error {
 	if s == "" {
 		return ErrEmptyStatus
 	}
-	return checkKey("status", string(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && c != '_' {
+			return fmt.Errorf("%w %.64q: want lower-case letters a-z and '_' only", ErrInvalidStatus, s)
+		}
+	}
+	return nil
 }
 
 // parseTime reads an RFC 3339 time of any precision, in UTC. Its error wraps

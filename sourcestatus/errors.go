@@ -18,6 +18,12 @@ var ErrNotFound = errors.New("sourcestatus: prospect not found")
 // ErrEmptyStatus is returned when a payload's status is empty.
 var ErrEmptyStatus = errors.New("sourcestatus: empty status")
 
+// ErrInvalidStatus is returned by [Updater.Update] for a status that is not
+// made of lower-case letters a-z and '_' only ("FAILED", "circuit-open"),
+// which the dashboard would not recognise. Unknown statuses of that form are
+// stored; statuses read are kept whatever they are.
+var ErrInvalidStatus = errors.New("sourcestatus: invalid status")
+
 // A MalformedError reports the entries of a column that could not be read as
 // payloads, by source; the column's other entries were read. [Reader.Get] and
 // [Statuses.UnmarshalJSON] return it beside those, so that a caller can show

@@ -15,6 +15,10 @@ const (
 	DefaultIDColumn = "id"
 )
 
+// DefaultMaxErrorLen is the default limit, in bytes, of an error message that
+// [Updater.Update] stores; see [WithMaxErrorLen].
+const DefaultMaxErrorLen = 4096
+
 // An Option configures an [Updater] or a [Reader]; options that do not apply
 // are ignored.
 type Option interface {
@@ -29,6 +33,7 @@ type config struct {
 	table, column, idColumn string
 	ignoreStale             bool
 	clock                   func() time.Time
+	maxErrorLen             int
 }
 
 // WithTable sets the table that holds the prospects, optionally
@@ -74,6 +79,19 @@ func WithClock(now func() time.Time) Option {
 	})
 }
 
+// WithMaxErrorLen sets the limit, in bytes of UTF-8, of the error message
+// that [Updater.Update] stores: a longer message is cut at a rune boundary
+// and ends with [TruncatedMark], within the limit. The default is
+// [DefaultMaxErrorLen], 4 KiB; n <= 0 keeps it, and a limit below 64 is
+// raised to 64.
+func WithMaxErrorLen(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.maxErrorLen = max(n, 64)
+		}
+	})
+}
+
 // names holds the quoted identifiers of a validated configuration; the
 // unquoted ones are in config.
 type names struct {
@@ -81,7 +99,7 @@ type names struct {
 }
 
 func newConfig(opts []Option) (config, names, error) {
-	c := config{table: DefaultTable, column: DefaultColumn, idColumn: DefaultIDColumn, clock: time.Now}
+	c := config{table: DefaultTable, column: DefaultColumn, idColumn: DefaultIDColumn, clock: time.Now, maxErrorLen: DefaultMaxErrorLen}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)

@@ -3,7 +3,6 @@ package sourcestatus
 import (
 	"context"
 	"errors"
-	"strings"
 )
 
 // An Updater records sources' outcomes in the status column, each in one SQL
@@ -34,9 +33,10 @@ func NewUpdater(db DB, opts ...Option) (*Updater, error) {
 // object (SQL NULL, JSON null, a string, an array) is treated as {}. A zero
 // p.At means now. With [IgnoreStale], an update older than the stored entry
 // leaves it as it is. Update returns [ErrNotFound] when no prospect has the
-// id, and an error before any I/O when the id, source or status is empty.
-// NUL characters, which PostgreSQL's jsonb cannot hold, become U+FFFD in the
-// error message.
+// id, and an error before any I/O when the id or source is empty or the
+// status is not valid ([ErrEmptyStatus], [ErrInvalidStatus]). The error
+// message is stored at most [WithMaxErrorLen] bytes long, and NUL
+// characters, which PostgreSQL's jsonb cannot hold, become U+FFFD in it.
 func (u *Updater) Update(ctx context.Context, prospectID, source string, p Payload) error {
 	if err := checkKey("prospect id", prospectID); err != nil {
 		return err
@@ -50,7 +50,7 @@ func (u *Updater) Update(ctx context.Context, prospectID, source string, p Paylo
 	if p.At.IsZero() {
 		p.At = u.t.cfg.clock()
 	}
-	p.Error = strings.ReplaceAll(p.Error, "\x00", "\uFFFD")
+	p.Error = safeError(p.Error, u.t.cfg.maxErrorLen)
 	payload, err := p.MarshalJSON()
 	if err != nil {
 		return err

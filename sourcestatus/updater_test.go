@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -122,7 +123,6 @@ func TestUpdateErrors(t *testing.T) {
 			{missing, "", "complete", "empty source"},
 			{missing, "exa", "", "empty status"},
 			{missing, "ex\x00a", "complete", "NUL"},
-			{missing, "exa", "com\xffplete", "UTF-8"},
 		} {
 			err := u.Update(ctx, c.id, c.source, sourcestatus.Payload{Status: c.status})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -315,5 +315,69 @@ func TestUpdateReturnsContextErrors(t *testing.T) {
 	cancel()
 	if err := u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete}); err != context.Canceled {
 		t.Errorf("Update with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// TestUpdateRefusesStatusesNotLowerCase shows that a status other than
+// lower-case a-z and '_', which the error feed would never list as failed,
+// is refused before any I/O, while unknown lower-case statuses are stored.
+func TestUpdateRefusesStatusesNotLowerCase(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", nil)
+	u := newUpdater(t, pool)
+	for _, s := range []sourcestatus.Status{"FAILED", "Failed", "circuit-open", "failed ", "fail3d", "échec", "com\xffplete"} {
+		if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: s}); !errors.Is(err, sourcestatus.ErrInvalidStatus) {
+			t.Errorf("Update with status %q = %v, want ErrInvalidStatus", s, err)
+		}
+	}
+	if got := column(t, pool, "p"); got != "NULL" {
+		t.Errorf("column = %s after refused updates, want NULL", got)
+	}
+	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: "some_future_status", At: at}); err != nil {
+		t.Errorf("Update with an unknown lower-case status = %v, want it stored", err)
+	}
+}
+
+// TestUpdateCapsErrorMessages shows that an error message longer than the
+// limit is stored cut at a rune boundary, ending with a marker, within the
+// limit; shorter ones are stored whole.
+func TestUpdateCapsErrorMessages(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", nil)
+	huge := "x" + strings.Repeat("é", 8<<20) // 16 MiB, the cut lands inside a rune
+	cases := []struct {
+		opts []sourcestatus.Option
+		msg  string
+		max  int
+	}{
+		{nil, huge, sourcestatus.DefaultMaxErrorLen},
+		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(100)}, huge, 100},
+		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(0)}, huge, sourcestatus.DefaultMaxErrorLen}, // 0 keeps the default
+		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(100)}, "HTTP 429", 100},
+	}
+	r := newReader(t, pool)
+	for _, c := range cases {
+		u := newUpdater(t, pool, c.opts...)
+		if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: c.msg, At: at}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := r.Get(ctxT(t), "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s["exa"].Error
+		if len(c.msg) <= c.max {
+			if got != c.msg {
+				t.Errorf("max %d: stored %q, want %q whole", c.max, got, c.msg)
+			}
+			continue
+		}
+		kept, cut := strings.CutSuffix(got, sourcestatus.TruncatedMark)
+		if len(got) > c.max || !cut || !utf8.ValidString(got) || !strings.HasPrefix(c.msg, kept) || len(kept) < c.max-len(sourcestatus.TruncatedMark)-utf8.UTFMax {
+			t.Errorf("max %d: stored %d bytes %.30q...%q, want the message's start cut at a rune boundary and the marker, within the limit",
+				c.max, len(got), got, got[max(0, len(got)-30):])
+		}
 	}
 }
