@@ -35,8 +35,10 @@ func NewUpdater(db DB, opts ...Option) (*Updater, error) {
 // leaves it as it is. Update returns [ErrNotFound] when no prospect has the
 // id, and an error before any I/O when the id or source is empty or the
 // status is not valid ([ErrEmptyStatus], [ErrInvalidStatus]). The error
-// message is stored at most [WithMaxErrorLen] bytes long, and NUL
-// characters, which PostgreSQL's jsonb cannot hold, become U+FFFD in it.
+// message is stored without URL user info, queries or fragments, with the
+// values of credentials redacted (see the package doc), at most
+// [WithMaxErrorLen] bytes long, and with NUL characters, which PostgreSQL's
+// jsonb cannot hold, as U+FFFD.
 func (u *Updater) Update(ctx context.Context, prospectID, source string, p Payload) error {
 	if err := checkKey("prospect id", prospectID); err != nil {
 		return err
