@@ -20,7 +20,7 @@ const (
 const DefaultMaxErrorLen = 4096
 
 // An Option configures an [Updater] or a [Reader]; options that do not apply
-// are ignored.
+// are ignored. An option given its zero value ("", 0, nil) keeps the default.
 type Option interface {
 	apply(*config)
 }
@@ -37,15 +37,16 @@ type config struct {
 }
 
 // WithTable sets the table that holds the prospects, optionally
-// schema-qualified ("crm.prospects"). The default is [DefaultTable].
+// schema-qualified ("crm.prospects"). The default is [DefaultTable]; an empty
+// name keeps it.
 func WithTable(name string) Option {
-	return optionFunc(func(c *config) { c.table = name })
+	return nameOption(name, func(c *config) *string { return &c.table })
 }
 
 // WithColumn sets the JSONB column that holds the statuses. The default is
-// [DefaultColumn].
+// [DefaultColumn]; an empty name keeps it.
 func WithColumn(name string) Option {
-	return optionFunc(func(c *config) { c.column = name })
+	return nameOption(name, func(c *config) *string { return &c.column })
 }
 
 // WithIDColumn sets the column that identifies a prospect, of any type whose
@@ -55,9 +56,18 @@ func WithColumn(name string) Option {
 // into another prospect's id; an id that is not valid input for the type
 // matches nothing. (Inside a [pgx.Tx], PostgreSQL has then aborted the
 // transaction, as after any failed statement.) The default is
-// [DefaultIDColumn].
+// [DefaultIDColumn]; an empty name keeps it.
 func WithIDColumn(name string) Option {
-	return optionFunc(func(c *config) { c.idColumn = name })
+	return nameOption(name, func(c *config) *string { return &c.idColumn })
+}
+
+// nameOption sets the name that field points to, unless name is empty.
+func nameOption(name string, field func(*config) *string) Option {
+	return optionFunc(func(c *config) {
+		if name != "" {
+			*field(c) = name
+		}
+	})
 }
 
 // IgnoreStale makes [Updater.Update] leave an entry as it is when the update's

@@ -250,20 +250,21 @@ func TestOptions(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	ctx := ctxT(t)
 	var schema string
-	pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := pool.Exec(ctx, `CREATE TABLE leads (lead_id bigint PRIMARY KEY, status_by_source jsonb, other text)`); err != nil {
 		t.Fatal(err)
 	}
-	pool.Exec(ctx, `INSERT INTO leads VALUES (42, NULL, 'x')`)
-	opts := []sourcestatus.Option{sourcestatus.WithTable(schema + ".leads"), sourcestatus.WithColumn("status_by_source"), sourcestatus.WithIDColumn("lead_id")}
-	u, err := sourcestatus.NewUpdater(pool, opts...)
-	if err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO leads VALUES (42, NULL, 'x')`); err != nil {
 		t.Fatal(err)
 	}
+	opts := []sourcestatus.Option{sourcestatus.WithTable(schema + ".leads"), sourcestatus.WithColumn("status_by_source"), sourcestatus.WithIDColumn("lead_id")}
+	u := newUpdater(t, pool, opts...)
 	if err := u.Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at}); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := sourcestatus.NewReader(pool, opts...)
+	r := newReader(t, pool, opts...)
 	if s, err := r.Get(ctx, "42"); err != nil || s["exa"].Status != sourcestatus.Complete {
 		t.Errorf("Get = %v, %v", s, err)
 	}
@@ -272,7 +273,7 @@ func TestOptions(t *testing.T) {
 	for _, o := range []sourcestatus.Option{
 		sourcestatus.WithTable(`prospects; DROP TABLE prospects`),
 		sourcestatus.WithTable(`a.b.c`),
-		sourcestatus.WithTable(``),
+		sourcestatus.WithTable(`.`),
 		sourcestatus.WithColumn(`"quoted"`),
 		sourcestatus.WithColumn(`col-umn`),
 		sourcestatus.WithIDColumn(`1id`),
@@ -298,11 +299,27 @@ func TestOptions(t *testing.T) {
 		{append(opts[:1:1], sourcestatus.WithColumn("other"), sourcestatus.WithIDColumn("lead_id")), "is not jsonb"},
 		{append(opts[:1:1], sourcestatus.WithIDColumn("missing")), "has no column missing"},
 	} {
-		u, _ := sourcestatus.NewUpdater(pool, c.opts...)
-		err := u.Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete})
+		err := newUpdater(t, pool, c.opts...).Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Update = %v, want an error with %q", err, c.want)
 		}
+	}
+}
+
+// TestEmptyOptionsKeepTheDefaults shows that an option given its zero value
+// keeps the default, as usage.WithPrefix("") does.
+func TestEmptyOptionsKeepTheDefaults(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", nil)
+	empty := []sourcestatus.Option{sourcestatus.WithTable(""), sourcestatus.WithColumn(""), sourcestatus.WithIDColumn(""),
+		sourcestatus.WithClock(nil), sourcestatus.WithMaxErrorLen(0)}
+	u := newUpdater(t, pool, empty...)
+	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := newReader(t, pool, empty...).Get(ctxT(t), "p"); err != nil || s["exa"].Status != sourcestatus.Complete {
+		t.Errorf("Get = %v, %v", s, err)
 	}
 }
 
