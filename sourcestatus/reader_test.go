@@ -85,7 +85,7 @@ func TestFailures(t *testing.T) {
 func TestSummary(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		seedFeed(t, pool)
-		r, _ := sourcestatus.NewReader(pool)
+		r := newReader(t, pool)
 		got, err := r.Summary(ctxT(t), time.Time{})
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +133,7 @@ func TestSummary(t *testing.T) {
 func TestGet(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		seedFeed(t, pool)
-		r, _ := sourcestatus.NewReader(pool)
+		r := newReader(t, pool)
 		ctx := ctxT(t)
 		got, err := r.Get(ctx, "b")
 		if err != nil {

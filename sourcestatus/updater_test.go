@@ -90,7 +90,10 @@ func TestConcurrentUpdatesKeepEveryEntry(t *testing.T) {
 				t.Errorf("%d of %d entries kept", kept, want)
 			}
 			var legacy int
-			pool.QueryRow(ctxT(t), `SELECT count(*) FROM prospects WHERE enrichment_source_status->>'apollo' = 'complete'`).Scan(&legacy)
+			err = pool.QueryRow(ctxT(t), `SELECT count(*) FROM prospects WHERE enrichment_source_status->>'apollo' = 'complete'`).Scan(&legacy)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if legacy != prospects {
 				t.Errorf("%d of %d legacy entries kept", legacy, prospects)
 			}
@@ -139,11 +142,11 @@ func TestUpdateErrorMessageWithNUL(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u, _ := sourcestatus.NewUpdater(pool)
+	u := newUpdater(t, pool)
 	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: "failed", Error: "bad\x00body", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := sourcestatus.NewReader(pool)
+	r := newReader(t, pool)
 	s, err := r.Get(ctxT(t), "p")
 	if err != nil || s["exa"].Error != "bad\uFFFDbody" {
 		t.Errorf("Get = %+v, %v", s, err)
@@ -159,7 +162,7 @@ func TestUpdateInsideARolledBackTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := sourcestatus.NewUpdater(tx)
+	u := newUpdater(t, tx)
 	if err := u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Failed, At: at}); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +181,7 @@ func TestInitMarksSourcesPending(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		createProspects(t, pool, "text")
 		insert(t, pool, "p", `{"apollo": "complete", "exa": {"status": "failed", "error": "HTTP 500", "at": "2026-11-25T00:00:00.000Z"}}`)
-		u, _ := sourcestatus.NewUpdater(pool, fixedClock(at))
+		u := newUpdater(t, pool, fixedClock(at))
 		if err := u.Init(ctxT(t), "p", "exa", "sec", `we"ird`); err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +196,7 @@ func TestUpdateZeroAtMeansNow(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u, _ := sourcestatus.NewUpdater(pool, fixedClock(at))
+	u := newUpdater(t, pool, fixedClock(at))
 	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete}); err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +210,8 @@ func TestIgnoreStale(t *testing.T) {
 		createProspects(t, pool, "text")
 		insert(t, pool, "p", `{"sec": "complete", "claude": {"status": "failed", "at": "2026-11-27T00:00:00Z"}}`)
 		ctx := ctxT(t)
-		u, _ := sourcestatus.NewUpdater(pool, sourcestatus.IgnoreStale())
-		r, _ := sourcestatus.NewReader(pool)
+		u := newUpdater(t, pool, sourcestatus.IgnoreStale())
+		r := newReader(t, pool)
 		later, earlier := at.Add(time.Minute), at.Add(-time.Minute)
 		steps := []struct {
 			source string
@@ -238,10 +241,12 @@ func TestIgnoreStale(t *testing.T) {
 			}
 		}
 		// Without the option, the last update wins.
-		plain, _ := sourcestatus.NewUpdater(pool)
-		plain.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Pending, At: earlier})
-		if got, _ := r.Get(ctx, "p"); got["exa"].Status != sourcestatus.Pending {
-			t.Errorf("without IgnoreStale, exa = %+v, want pending", got["exa"])
+		plain := newUpdater(t, pool)
+		if err := plain.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Pending, At: earlier}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := r.Get(ctx, "p"); err != nil || got["exa"].Status != sourcestatus.Pending {
+			t.Errorf("without IgnoreStale, exa = %+v, %v; want pending", got["exa"], err)
 		}
 	})
 }
@@ -327,7 +332,7 @@ func TestUpdateReturnsContextErrors(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u, _ := sourcestatus.NewUpdater(pool)
+	u := newUpdater(t, pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete}); err != context.Canceled {
