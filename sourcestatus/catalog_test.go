@@ -45,8 +45,8 @@ func TestIDsMatchExactly(t *testing.T) {
 			if _, err := pool.Exec(ctx, `INSERT INTO `+table+` (id) VALUES ($1::text::`+c.idType+`)`, c.stored); err != nil {
 				t.Fatal(err)
 			}
-			u := newUpdater(t, pool, sourcestatus.WithTable(table))
-			r := newReader(t, pool, sourcestatus.WithTable(table))
+			u := mustNew(t, sourcestatus.NewUpdater, pool, sourcestatus.WithTable(table))
+			r := mustNew(t, sourcestatus.NewReader, pool, sourcestatus.WithTable(table))
 			for _, id := range c.others {
 				if err := u.Update(ctx, id, "exa", sourcestatus.Payload{Status: sourcestatus.Failed, At: at}); !errors.Is(err, sourcestatus.ErrNotFound) {
 					t.Errorf("%s: Update(%q) = %v, want ErrNotFound", c.idType, id, err)
@@ -107,7 +107,7 @@ func TestFirstUseHonoursEachContext(t *testing.T) {
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
 	db := queryStarted{DB: pool, started: make(chan struct{})}
-	u := newUpdater(t, db)
+	u := mustNew(t, sourcestatus.NewUpdater, db)
 	update := func(ctx context.Context) error {
 		return u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at})
 	}

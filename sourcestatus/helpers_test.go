@@ -95,22 +95,13 @@ func checkStatuses(t *testing.T, got, want sourcestatus.Statuses) {
 	}
 }
 
-// newUpdater returns an Updater of db, failing t if the options are refused.
-func newUpdater(t *testing.T, db sourcestatus.DB, opts ...sourcestatus.Option) *sourcestatus.Updater {
+// mustNew returns what newX (NewUpdater or NewReader) builds on db with
+// opts, failing t if it refuses them.
+func mustNew[T any](t *testing.T, newX func(sourcestatus.DB, ...sourcestatus.Option) (T, error), db sourcestatus.DB, opts ...sourcestatus.Option) T {
 	t.Helper()
-	u, err := sourcestatus.NewUpdater(db, opts...)
+	v, err := newX(db, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u
-}
-
-// newReader returns a Reader of db, failing t if the options are refused.
-func newReader(t *testing.T, db sourcestatus.DB, opts ...sourcestatus.Option) *sourcestatus.Reader {
-	t.Helper()
-	r, err := sourcestatus.NewReader(db, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return v
 }

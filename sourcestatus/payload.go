@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -158,21 +159,17 @@ func (s *Statuses) UnmarshalJSON(data []byte) error {
 		*s = nil
 		return nil
 	}
-	m := make(Statuses, len(entries))
-	var malformed map[string]error
+	m, malformed := make(Statuses, len(entries)), map[string]error{}
 	for source, raw := range entries {
 		p, ok, err := decodePayload(raw)
 		if err != nil {
-			if malformed == nil {
-				malformed = map[string]error{}
-			}
 			malformed[source] = err
 		} else if ok {
 			m[source] = p
 		}
 	}
 	*s = m
-	if malformed != nil {
+	if len(malformed) > 0 {
 		return &MalformedError{Entries: malformed}
 	}
 	return nil
@@ -184,13 +181,8 @@ func (s Statuses) MarshalJSON() ([]byte, error) {
 	if s == nil {
 		return []byte("null"), nil
 	}
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	b := []byte{'{'}
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(s)) {
 		if i > 0 {
 			b = append(b, ',')
 		}

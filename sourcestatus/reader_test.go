@@ -85,7 +85,7 @@ func TestFailures(t *testing.T) {
 func TestSummary(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		seedFeed(t, pool)
-		r := newReader(t, pool)
+		r := mustNew(t, sourcestatus.NewReader, pool)
 		got, err := r.Summary(ctxT(t), time.Time{})
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +133,7 @@ func TestSummary(t *testing.T) {
 func TestGet(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		seedFeed(t, pool)
-		r := newReader(t, pool)
+		r := mustNew(t, sourcestatus.NewReader, pool)
 		ctx := ctxT(t)
 		got, err := r.Get(ctx, "b")
 		if err != nil {
@@ -165,7 +165,7 @@ func TestGetReturnsTheWellFormedEntries(t *testing.T) {
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", `{"apollo": "complete", "exa": 5, "sec": {"status": "failed", "at": 1732590903123},
 		"claude": {"status": "complete", "at": "2026-11-26T03:15:03.123Z"}, "odd": {"error": "no status"}}`)
-	s, err := newReader(t, pool).Get(ctxT(t), "p")
+	s, err := mustNew(t, sourcestatus.NewReader, pool).Get(ctxT(t), "p")
 	checkStatuses(t, s, sourcestatus.Statuses{
 		"apollo": {Status: sourcestatus.Complete},
 		"claude": {Status: sourcestatus.Complete, At: at},

@@ -71,7 +71,7 @@ func TestNoSecretReachesTheColumn(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u := newUpdater(t, pool)
+	u := mustNew(t, sourcestatus.NewUpdater, pool)
 	for _, c := range calls {
 		resp, err := c.client.Do(secretRequest(t, c.base))
 		if resp != nil {
@@ -106,7 +106,7 @@ func TestNoSecretReachesTheColumn(t *testing.T) {
 
 	col := column(t, pool, "p")
 	t.Log(col)
-	feed, err := newReader(t, pool).Failures(ctxT(t), at.AddDate(-1, 0, 0), 100)
+	feed, err := mustNew(t, sourcestatus.NewReader, pool).Failures(ctxT(t), at.AddDate(-1, 0, 0), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,11 +142,11 @@ func TestUpdateErrorMessageWithNUL(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u := newUpdater(t, pool)
+	u := mustNew(t, sourcestatus.NewUpdater, pool)
 	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: "failed", Error: "bad\x00body", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	r := newReader(t, pool)
+	r := mustNew(t, sourcestatus.NewReader, pool)
 	s, err := r.Get(ctxT(t), "p")
 	if err != nil || s["exa"].Error != "bad\uFFFDbody" {
 		t.Errorf("Get = %+v, %v", s, err)
@@ -162,7 +162,7 @@ func TestUpdateInsideARolledBackTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := newUpdater(t, tx)
+	u := mustNew(t, sourcestatus.NewUpdater, tx)
 	if err := u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Failed, At: at}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestInitMarksSourcesPending(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		createProspects(t, pool, "text")
 		insert(t, pool, "p", `{"apollo": "complete", "exa": {"status": "failed", "error": "HTTP 500", "at": "2026-11-25T00:00:00.000Z"}}`)
-		u := newUpdater(t, pool, fixedClock(at))
+		u := mustNew(t, sourcestatus.NewUpdater, pool, fixedClock(at))
 		if err := u.Init(ctxT(t), "p", "exa", "sec", `we"ird`); err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestUpdateZeroAtMeansNow(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u := newUpdater(t, pool, fixedClock(at))
+	u := mustNew(t, sourcestatus.NewUpdater, pool, fixedClock(at))
 	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete}); err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +210,8 @@ func TestIgnoreStale(t *testing.T) {
 		createProspects(t, pool, "text")
 		insert(t, pool, "p", `{"sec": "complete", "claude": {"status": "failed", "at": "2026-11-27T00:00:00Z"}}`)
 		ctx := ctxT(t)
-		u := newUpdater(t, pool, sourcestatus.IgnoreStale())
-		r := newReader(t, pool)
+		u := mustNew(t, sourcestatus.NewUpdater, pool, sourcestatus.IgnoreStale())
+		r := mustNew(t, sourcestatus.NewReader, pool)
 		later, earlier := at.Add(time.Minute), at.Add(-time.Minute)
 		steps := []struct {
 			source string
@@ -241,7 +241,7 @@ func TestIgnoreStale(t *testing.T) {
 			}
 		}
 		// Without the option, the last update wins.
-		plain := newUpdater(t, pool)
+		plain := mustNew(t, sourcestatus.NewUpdater, pool)
 		if err := plain.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Pending, At: earlier}); err != nil {
 			t.Fatal(err)
 		}
@@ -265,11 +265,11 @@ func TestOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := []sourcestatus.Option{sourcestatus.WithTable(schema + ".leads"), sourcestatus.WithColumn("status_by_source"), sourcestatus.WithIDColumn("lead_id")}
-	u := newUpdater(t, pool, opts...)
+	u := mustNew(t, sourcestatus.NewUpdater, pool, opts...)
 	if err := u.Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at}); err != nil {
 		t.Fatal(err)
 	}
-	r := newReader(t, pool, opts...)
+	r := mustNew(t, sourcestatus.NewReader, pool, opts...)
 	if s, err := r.Get(ctx, "42"); err != nil || s["exa"].Status != sourcestatus.Complete {
 		t.Errorf("Get = %v, %v", s, err)
 	}
@@ -304,7 +304,7 @@ func TestOptions(t *testing.T) {
 		{append(opts[:1:1], sourcestatus.WithColumn("other"), sourcestatus.WithIDColumn("lead_id")), "is not jsonb"},
 		{append(opts[:1:1], sourcestatus.WithIDColumn("missing")), "has no column missing"},
 	} {
-		err := newUpdater(t, pool, c.opts...).Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete})
+		err := mustNew(t, sourcestatus.NewUpdater, pool, c.opts...).Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Update = %v, want an error with %q", err, c.want)
 		}
@@ -319,11 +319,11 @@ func TestEmptyOptionsKeepTheDefaults(t *testing.T) {
 	insert(t, pool, "p", nil)
 	empty := []sourcestatus.Option{sourcestatus.WithTable(""), sourcestatus.WithColumn(""), sourcestatus.WithIDColumn(""),
 		sourcestatus.WithClock(nil), sourcestatus.WithMaxErrorLen(0)}
-	u := newUpdater(t, pool, empty...)
+	u := mustNew(t, sourcestatus.NewUpdater, pool, empty...)
 	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := newReader(t, pool, empty...).Get(ctxT(t), "p"); err != nil || s["exa"].Status != sourcestatus.Complete {
+	if s, err := mustNew(t, sourcestatus.NewReader, pool, empty...).Get(ctxT(t), "p"); err != nil || s["exa"].Status != sourcestatus.Complete {
 		t.Errorf("Get = %v, %v", s, err)
 	}
 }
@@ -332,7 +332,7 @@ func TestUpdateReturnsContextErrors(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u := newUpdater(t, pool)
+	u := mustNew(t, sourcestatus.NewUpdater, pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete}); err != context.Canceled {
@@ -347,7 +347,7 @@ func TestUpdateRefusesStatusesNotLowerCase(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u := newUpdater(t, pool)
+	u := mustNew(t, sourcestatus.NewUpdater, pool)
 	for _, s := range []sourcestatus.Status{"FAILED", "Failed", "circuit-open", "failed ", "fail3d", "échec", "com\xffplete"} {
 		if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: s}); !errors.Is(err, sourcestatus.ErrInvalidStatus) {
 			t.Errorf("Update with status %q = %v, want ErrInvalidStatus", s, err)
@@ -379,9 +379,9 @@ func TestUpdateCapsErrorMessages(t *testing.T) {
 		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(0)}, huge, sourcestatus.DefaultMaxErrorLen}, // 0 keeps the default
 		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(100)}, "HTTP 429", 100},
 	}
-	r := newReader(t, pool)
+	r := mustNew(t, sourcestatus.NewReader, pool)
 	for _, c := range cases {
-		u := newUpdater(t, pool, c.opts...)
+		u := mustNew(t, sourcestatus.NewUpdater, pool, c.opts...)
 		if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: c.msg, At: at}); err != nil {
 			t.Fatal(err)
 		}
