@@ -36,12 +36,15 @@ var ErrInvalidStatus = errors.New("sourcestatus: invalid status")
 //	}
 //
 // Unwrap returns each entry's error, in source order, so [errors.Is] and
-// [errors.As] reach them.
+// [errors.As] reach them. Its zero value reports no entries; like any error
+// value it may be read from many goroutines but not changed while it is.
 type MalformedError struct {
 	ProspectID string           // set by Reader.Get; empty from Statuses.UnmarshalJSON
 	Entries    map[string]error // by source, why its entry could not be read
 }
 
+// Error names the prospect, when known, and each malformed source with its
+// error, in source order.
 func (e *MalformedError) Error() string {
 	var b strings.Builder
 	b.WriteString("sourcestatus: ")

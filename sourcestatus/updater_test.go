@@ -377,6 +377,7 @@ func TestUpdateCapsErrorMessages(t *testing.T) {
 		{nil, huge, sourcestatus.DefaultMaxErrorLen},
 		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(100)}, huge, 100},
 		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(0)}, huge, sourcestatus.DefaultMaxErrorLen}, // 0 keeps the default
+		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(10)}, huge, 64},                             // raised to 64
 		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(100)}, "HTTP 429", 100},
 	}
 	r := mustNew(t, sourcestatus.NewReader, pool)
