@@ -2,8 +2,11 @@ package sourcestatus_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
+	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -73,13 +76,20 @@ func ExampleUpdater() {
 	if err := u.Init(ctx, id, "contactout", "exa", "sec", "claude"); err != nil {
 		log.Fatal(err)
 	}
-	// As each finishes, concurrently: no update erases another.
-	err = u.Update(ctx, id, "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: "HTTP 429"})
-	if err != nil {
+	// As each finishes, concurrently: no update erases another. FromHTTP
+	// describes the call without its URL's query or credentials.
+	resp, err := http.Get("https://api.exa.ai/search?q=acme")
+	if err == nil {
+		resp.Body.Close()
+	}
+	if err := u.Update(ctx, id, "exa", sourcestatus.FromHTTP(resp, err)); err != nil {
 		log.Fatal(err)
 	}
 
-	r, _ := sourcestatus.NewReader(pool)
+	r, err := sourcestatus.NewReader(pool)
+	if err != nil {
+		log.Fatal(err)
+	}
 	feed, err := r.Failures(ctx, time.Now().Add(-24*time.Hour), 50)
 	if err != nil {
 		log.Fatal(err)
@@ -87,4 +97,18 @@ func ExampleUpdater() {
 	for _, f := range feed {
 		fmt.Println(f.At.Format(time.RFC3339), f.ProspectID, f.Source, f.Error)
 	}
+}
+
+func ExampleFromHTTP() {
+	// What http.Client.Do returned for a rate-limited call, and for one that
+	// failed with an API key in its URL.
+	p := sourcestatus.FromHTTP(&http.Response{StatusCode: http.StatusTooManyRequests}, nil)
+	fmt.Println(p.Status, p.Error)
+
+	err := &url.Error{Op: "Get", URL: "https://user:pw@api.exa.ai/search?api_key=SECRET", Err: errors.New("dial tcp: lookup api.exa.ai: no such host")}
+	p = sourcestatus.FromHTTP(nil, err)
+	fmt.Println(p.Status, p.Error)
+	// Output:
+	// failed HTTP 429
+	// failed Get "https://api.exa.ai/search": dial tcp: lookup api.exa.ai: no such host
 }

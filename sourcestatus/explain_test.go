@@ -69,7 +69,9 @@ func TestFailuresUsesTheGINIndex(t *testing.T) {
 		}
 		for rows.Next() {
 			var l string
-			rows.Scan(&l)
+			if err := rows.Scan(&l); err != nil {
+				t.Fatal(err)
+			}
 			lines = append(lines, l)
 		}
 		if rows.Err() != nil {

@@ -94,3 +94,14 @@ func checkStatuses(t *testing.T, got, want sourcestatus.Statuses) {
 		}
 	}
 }
+
+// mustNew returns what newX (NewUpdater or NewReader) builds on db with
+// opts, failing t if it refuses them.
+func mustNew[T any](t *testing.T, newX func(sourcestatus.DB, ...sourcestatus.Option) (T, error), db sourcestatus.DB, opts ...sourcestatus.Option) T {
+	t.Helper()
+	v, err := newX(db, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

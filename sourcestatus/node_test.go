@@ -118,7 +118,7 @@ func TestJavaScriptReadsWhatPostgreSQLStores(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", `{"apollo": "complete"}`)
-	u, _ := sourcestatus.NewUpdater(pool)
+	u := mustNew(t, sourcestatus.NewUpdater, pool)
 	for source, p := range jsPayloads {
 		if err := u.Update(ctxT(t), "p", source, p); err != nil {
 			t.Fatal(err)

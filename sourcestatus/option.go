@@ -15,8 +15,12 @@ const (
 	DefaultIDColumn = "id"
 )
 
+// DefaultMaxErrorLen is the default limit, in bytes, of an error message that
+// [Updater.Update] stores; see [WithMaxErrorLen].
+const DefaultMaxErrorLen = 4096
+
 // An Option configures an [Updater] or a [Reader]; options that do not apply
-// are ignored.
+// are ignored. An option given its zero value ("", 0, nil) keeps the default.
 type Option interface {
 	apply(*config)
 }
@@ -29,25 +33,41 @@ type config struct {
 	table, column, idColumn string
 	ignoreStale             bool
 	clock                   func() time.Time
+	maxErrorLen             int
 }
 
 // WithTable sets the table that holds the prospects, optionally
-// schema-qualified ("crm.prospects"). The default is [DefaultTable].
+// schema-qualified ("crm.prospects"). The default is [DefaultTable]; an empty
+// name keeps it.
 func WithTable(name string) Option {
-	return optionFunc(func(c *config) { c.table = name })
+	return nameOption(name, func(c *config) *string { return &c.table })
 }
 
 // WithColumn sets the JSONB column that holds the statuses. The default is
-// [DefaultColumn].
+// [DefaultColumn]; an empty name keeps it.
 func WithColumn(name string) Option {
-	return optionFunc(func(c *config) { c.column = name })
+	return nameOption(name, func(c *config) *string { return &c.column })
 }
 
 // WithIDColumn sets the column that identifies a prospect, of any type whose
-// values can be written as text (text, uuid, bigint...). The default is
-// [DefaultIDColumn].
+// values can be written as text (text, varchar(n), char(n), uuid, bigint,
+// numeric(p,s)...). An id matches the row whose id equals it as a value of
+// that type without its length or precision, so it is never cut or rounded
+// into another prospect's id; an id that is not valid input for the type
+// matches nothing. (Inside a [pgx.Tx], PostgreSQL has then aborted the
+// transaction, as after any failed statement.) The default is
+// [DefaultIDColumn]; an empty name keeps it.
 func WithIDColumn(name string) Option {
-	return optionFunc(func(c *config) { c.idColumn = name })
+	return nameOption(name, func(c *config) *string { return &c.idColumn })
+}
+
+// nameOption sets the name that field points to, unless name is empty.
+func nameOption(name string, field func(*config) *string) Option {
+	return optionFunc(func(c *config) {
+		if name != "" {
+			*field(c) = name
+		}
+	})
 }
 
 // IgnoreStale makes [Updater.Update] leave an entry as it is when the update's
@@ -69,6 +89,19 @@ func WithClock(now func() time.Time) Option {
 	})
 }
 
+// WithMaxErrorLen sets the limit, in bytes of UTF-8, of the error message
+// that [Updater.Update] stores: a longer message is cut at a rune boundary
+// and ends with [TruncatedMark], within the limit. The default is
+// [DefaultMaxErrorLen], 4 KiB; n <= 0 keeps it, and a limit below 64 is
+// raised to 64.
+func WithMaxErrorLen(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.maxErrorLen = max(n, 64)
+		}
+	})
+}
+
 // names holds the quoted identifiers of a validated configuration; the
 // unquoted ones are in config.
 type names struct {
@@ -76,7 +109,7 @@ type names struct {
 }
 
 func newConfig(opts []Option) (config, names, error) {
-	c := config{table: DefaultTable, column: DefaultColumn, idColumn: DefaultIDColumn, clock: time.Now}
+	c := config{table: DefaultTable, column: DefaultColumn, idColumn: DefaultIDColumn, clock: time.Now, maxErrorLen: DefaultMaxErrorLen}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)

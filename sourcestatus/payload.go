@@ -1,22 +1,11 @@
-// Package sourcestatus records, for each prospect, each enrichment source's
-// last outcome as {status, error?, at} in a PostgreSQL JSONB column, and reads
-// it back. Updates merge inside PostgreSQL in one statement, so sources that
-// finish at the same time never erase each other's entries, and entries that
-// an older writer stored as bare strings ("complete") stay readable.
-//
-// Most users need two calls: [Updater.Update] when a source finishes, and
-// [Reader.Failures] for the dashboard's error feed.
-//
-//	u, err := sourcestatus.NewUpdater(pool) // table prospects, column enrichment_source_status
-//	err = u.Update(ctx, prospectID, "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: "HTTP 429"})
-//
-// The JSON matches the TypeScript app byte for byte:
-// {"status":"failed","error":"HTTP 429","at":"2026-11-26T03:15:03.123Z"}.
 package sourcestatus
 
 import (
-	"errors"
+	"bytes"
+	"cmp"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -43,9 +32,6 @@ type Payload struct {
 	Error  string    // empty when there is none; omitted from the JSON then
 	At     time.Time // when the outcome happened; zero when unknown (legacy entries)
 }
-
-// ErrEmptyStatus is returned when a payload's status is empty.
-var ErrEmptyStatus = errors.New("sourcestatus: empty status")
 
 // MarshalJSON writes p as the TypeScript app does: keys status, error (left
 // out when empty) and at, in that order; strings escaped as JSON.stringify
@@ -104,64 +90,88 @@ func appendISOTime(b []byte, t time.Time) ([]byte, error) {
 }
 
 // UnmarshalJSON reads either shape: an object with a string status and
-// optional error and at (unknown fields are ignored; error and at may be
-// null; at may have any RFC 3339 precision and offset, and is converted to
-// UTC), or a bare string, the legacy shape, which is the status alone. JSON
-// null leaves p unchanged, as encoding/json's convention asks. Anything else
-// is an error.
+// optional error and at (keys match exactly, as in JavaScript; unknown fields
+// are ignored; error and at may be null; at may have any RFC 3339 precision
+// and offset, and is converted to UTC), or a bare string, the legacy shape,
+// which is the status alone. JSON null leaves p unchanged, as encoding/json's
+// convention asks. Anything else is an error that wraps what went wrong: a
+// [*json.SyntaxError], a [*json.UnmarshalTypeError] (an entry, status or
+// error of the wrong type), a [*time.ParseError], or [ErrEmptyStatus].
 func (p *Payload) UnmarshalJSON(data []byte) error {
-	d := decoder{data: data}
-	d.skipSpace()
-	if d.literal("null") {
-		return d.end()
+	v, ok, err := decodePayload(data)
+	if ok {
+		*p = v
 	}
-	v, err := d.payload()
-	if err != nil {
-		return err
+	return err
+}
+
+// decodePayload reads an entry in either shape; ok is false for JSON null.
+func decodePayload(data []byte) (p Payload, ok bool, err error) {
+	if b := bytes.TrimLeft(data, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		var s *string // a string is the legacy shape; json refuses anything else but null
+		if err := json.Unmarshal(data, &s); err != nil || s == nil {
+			return p, false, wrapJSON("entry", err)
+		}
+		p.Status = Status(*s)
+	} else {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(data, &fields); err != nil {
+			return p, false, wrapJSON("entry", err)
+		}
+		var at *string
+		err := cmp.Or(field(fields, "status", &p.Status), field(fields, "error", &p.Error), field(fields, "at", &at))
+		if err == nil && at != nil {
+			p.At, err = parseTime(*at)
+		}
+		if err != nil {
+			return Payload{}, false, err
+		}
 	}
-	if err := d.end(); err != nil {
-		return err
+	if p.Status == "" {
+		return Payload{}, false, ErrEmptyStatus
 	}
-	*p = v
+	return p, true, nil
+}
+
+// field reads the field name, when present, into dst; null leaves dst as it
+// is.
+func field(fields map[string]json.RawMessage, name string, dst any) error {
+	if raw, ok := fields[name]; ok {
+		return wrapJSON(name, json.Unmarshal(raw, dst))
+	}
 	return nil
 }
 
 // Statuses maps each source to its last outcome: a whole column.
 type Statuses map[string]Payload
 
-// UnmarshalJSON reads a JSON object of payloads in either shape. Entries whose
-// value is null are left out; JSON null reads as a nil map. It replaces what s
-// held.
+// UnmarshalJSON reads a JSON object of payloads in either shape, replacing
+// what s held. Entries whose value is null are left out; JSON null reads as a
+// nil map. When some entries are malformed, s holds the others and the error
+// is a [*MalformedError] naming them, as encoding/json keeps going after a
+// type mismatch; when data is not a JSON object, s is unchanged.
 func (s *Statuses) UnmarshalJSON(data []byte) error {
-	d := decoder{data: data}
-	d.skipSpace()
-	if d.literal("null") {
-		if err := d.end(); err != nil {
-			return err
-		}
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(data, &entries); err != nil {
+		return wrapJSON("column", err)
+	}
+	if entries == nil {
 		*s = nil
 		return nil
 	}
-	m := Statuses{}
-	err := d.object(func(key []byte) error {
-		if d.literal("null") {
-			return nil
-		}
-		source := string(key)
-		v, err := d.payload()
+	m, malformed := make(Statuses, len(entries)), map[string]error{}
+	for source, raw := range entries {
+		p, ok, err := decodePayload(raw)
 		if err != nil {
-			return fmt.Errorf("%w (source %q)", err, source)
+			malformed[source] = err
+		} else if ok {
+			m[source] = p
 		}
-		m[source] = v
-		return nil
-	})
-	if err == nil {
-		err = d.end()
-	}
-	if err != nil {
-		return err
 	}
 	*s = m
+	if len(malformed) > 0 {
+		return &MalformedError{Entries: malformed}
+	}
 	return nil
 }
 
@@ -171,13 +181,8 @@ func (s Statuses) MarshalJSON() ([]byte, error) {
 	if s == nil {
 		return []byte("null"), nil
 	}
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	b := []byte{'{'}
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(s)) {
 		if i > 0 {
 			b = append(b, ',')
 		}

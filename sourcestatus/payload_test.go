@@ -93,6 +93,12 @@ func TestPayloadUnmarshal(t *testing.T) {
 			sourcestatus.Payload{Status: sourcestatus.Complete, At: at}},
 		{`{"status":"fa\u0069led","error":"\"quoted\" \\ \/ \ud83d\ude00 \u00e9\n"}`,
 			sourcestatus.Payload{Status: sourcestatus.Failed, Error: "\"quoted\" \\ / 😀 é\n"}},
+		// A lone surrogate, and each byte of invalid UTF-8, become U+FFFD, as
+		// encoding/json and MarshalJSON make them.
+		{`{"status":"failed","error":"\ud800 a` + "\xff\xfe" + `b"}`,
+			sourcestatus.Payload{Status: sourcestatus.Failed, Error: "\uFFFD a\uFFFD\uFFFDb"}},
+		// The last of repeated keys wins.
+		{`{"status":"pending","status":"failed"}`, sourcestatus.Payload{Status: sourcestatus.Failed}},
 	}
 	for _, c := range cases {
 		var got sourcestatus.Payload
@@ -106,49 +112,57 @@ func TestPayloadUnmarshal(t *testing.T) {
 }
 
 func TestPayloadUnmarshalErrors(t *testing.T) {
+	var (
+		syntax    *json.SyntaxError
+		wrongType *json.UnmarshalTypeError
+		badTime   *time.ParseError
+	)
 	cases := []struct {
-		in, want string
+		in   string
+		want any // an error to match with errors.Is, or a pointer for errors.As
 	}{
-		{`42`, "entry is a number"},
-		{`[]`, "entry is an array"},
-		{`["complete"]`, "entry is an array"},
-		{`true`, "entry is a boolean"},
-		{`""`, "empty status"},
-		{`{}`, "empty status"},
-		{`{"error":"x"}`, "empty status"},
-		{`{"status":""}`, "empty status"},
-		{`{"status":7}`, "status is a number"},
-		{`{"status":null}`, "status is null"},
-		{`{"status":{"x":1}}`, "status is an object"},
-		{`{"status":"failed","error":5}`, "error is a number"},
-		{`{"status":"failed","at":"yesterday"}`, `at "yesterday" is not an RFC 3339 time`},
-		{`{"status":"failed","at":"2026-11-26 03:15:03Z"}`, "not an RFC 3339 time"},
-		{`{"status":"failed","at":1764126903}`, "at is a number"},
-		{`{"status":"failed"`, "invalid JSON"},
-		{`{"status":"failed",}`, "invalid JSON"},
-		{`{"status" "failed"}`, "invalid JSON"},
-		{`"unterminated`, "invalid JSON"},
-		{`"complete" "again"`, "invalid JSON"},
-		{`{"status":"ok","x":[1,2}`, "invalid JSON"},
-		{`{"status":"ok","x":01}`, "invalid JSON"},
-		{`{"status":"ok","x":tru}`, "invalid JSON"},
-		{`"bad \x escape"`, "invalid JSON"},
-		{"\"ctl \x01 char\"", "invalid JSON"},
-		{``, "entry is missing"},
-		{`{"status":"ok","x":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`, "nested deeper"},
+		{`42`, &wrongType},
+		{`[]`, &wrongType},
+		{`["complete"]`, &wrongType},
+		{`true`, &wrongType},
+		{`""`, sourcestatus.ErrEmptyStatus},
+		{`{}`, sourcestatus.ErrEmptyStatus},
+		{`{"error":"x"}`, sourcestatus.ErrEmptyStatus},
+		{`{"status":""}`, sourcestatus.ErrEmptyStatus},
+		{`{"status":null}`, sourcestatus.ErrEmptyStatus},
+		{`{"Status":"failed"}`, sourcestatus.ErrEmptyStatus}, // keys match exactly, as in JavaScript
+		{`{"status":7}`, &wrongType},
+		{`{"status":{"x":1}}`, &wrongType},
+		{`{"status":"failed","error":5}`, &wrongType},
+		{`{"status":"failed","at":1764126903}`, &wrongType},
+		{`{"status":"failed","at":"yesterday"}`, &badTime},
+		{`{"status":"failed","at":"2026-11-26 03:15:03Z"}`, &badTime},
+		{`{"status":"failed","at":""}`, &badTime},
+		{`{"status":"failed"`, &syntax},
+		{`{"status":"failed",}`, &syntax},
+		{`{"status" "failed"}`, &syntax},
+		{`"unterminated`, &syntax},
+		{`"complete" "again"`, &syntax},
+		{`{"status":"ok","x":[1,2}`, &syntax},
+		{`{"status":"ok","x":01}`, &syntax},
+		{`{"status":"ok","x":tru}`, &syntax},
+		{`"bad \x escape"`, &syntax},
+		{"\"ctl \x01 char\"", &syntax},
+		{``, &syntax},
+		{`{"status":"ok","x":` + strings.Repeat("[", 10_001) + strings.Repeat("]", 10_001) + `}`, &syntax},
 	}
 	for _, c := range cases {
 		var p sourcestatus.Payload
 		err := p.UnmarshalJSON([]byte(c.in))
-		if err == nil || !strings.HasPrefix(err.Error(), "sourcestatus: ") || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("UnmarshalJSON(%.40s) = %v, want an error with %q", c.in, err, c.want)
+		if err == nil || !strings.HasPrefix(err.Error(), "sourcestatus: ") {
+			t.Errorf("UnmarshalJSON(%.40s) = %v, want a sourcestatus error", c.in, err)
+			continue
+		}
+		if target, ok := c.want.(error); ok && !errors.Is(err, target) || !ok && !errors.As(err, c.want) {
+			t.Errorf("UnmarshalJSON(%.40s) = %v, want %T", c.in, err, c.want)
 		}
 	}
-	var p sourcestatus.Payload
-	if err := p.UnmarshalJSON([]byte(`""`)); !errors.Is(err, sourcestatus.ErrEmptyStatus) {
-		t.Errorf("empty status: %v, want ErrEmptyStatus", err)
-	}
-	p = sourcestatus.Payload{Status: "kept"}
+	p := sourcestatus.Payload{Status: "kept"}
 	if err := p.UnmarshalJSON([]byte(` null `)); err != nil || p.Status != "kept" {
 		t.Errorf("null: %+v, %v; want the payload unchanged", p, err)
 	}
@@ -167,14 +181,18 @@ func TestStatusesUnmarshal(t *testing.T) {
 		"claude":     {Status: sourcestatus.Pending, At: at},
 	}
 	checkStatuses(t, s, want)
-	for _, bad := range []string{`"complete"`, `[]`, `{"exa": 1}`, `{"exa": "complete"`} {
+	for _, bad := range []string{`"complete"`, `[]`, `{"exa": "complete"`} {
 		if err := json.Unmarshal([]byte(bad), &s); err == nil {
 			t.Errorf("Unmarshal(%s) into Statuses succeeded", bad)
 		}
 	}
-	if err := json.Unmarshal([]byte(`{"exa": 1}`), &s); err == nil || !strings.Contains(err.Error(), `source "exa"`) {
-		t.Errorf("error does not name the source: %v", err)
+	// A malformed entry is reported; the others are read.
+	var malformed *sourcestatus.MalformedError
+	err := json.Unmarshal([]byte(`{"exa": 1, "sec": "complete"}`), &s)
+	if !errors.As(err, &malformed) || len(malformed.Entries) != 1 || malformed.Entries["exa"] == nil {
+		t.Errorf("Unmarshal with a malformed entry = %v, want a *MalformedError of exa", err)
 	}
+	checkStatuses(t, s, sourcestatus.Statuses{"sec": {Status: sourcestatus.Complete}})
 
 	out, err := json.Marshal(want)
 	if err != nil {

@@ -21,7 +21,8 @@ type Reader struct {
 
 // NewReader returns a Reader of the status column, by default
 // prospects.enrichment_source_status keyed by id. It checks the options'
-// identifiers and does no I/O.
+// identifiers and does no I/O; the first calls read the catalog as
+// [NewUpdater] says.
 func NewReader(db DB, opts ...Option) (*Reader, error) {
 	t, err := newTable(db, opts)
 	if err != nil {
@@ -32,7 +33,8 @@ func NewReader(db DB, opts ...Option) (*Reader, error) {
 
 // Get returns the prospect's statuses, legacy entries included; a column that
 // is not a JSON object reads as no statuses. It returns [ErrNotFound] when no
-// prospect has the id.
+// prospect has the id. When some entries are malformed, it returns the others
+// with a [*MalformedError] that names them.
 func (r *Reader) Get(ctx context.Context, prospectID string) (Statuses, error) {
 	if err := checkKey("prospect id", prospectID); err != nil {
 		return nil, err
@@ -44,15 +46,17 @@ func (r *Reader) Get(ctx context.Context, prospectID string) (Statuses, error) {
 	var col string
 	if err := r.t.db.QueryRow(ctx, st.get, prospectID).Scan(&col); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, fmt.Errorf("%w: %q", ErrNotFound, prospectID)
+			return nil, notFound(prospectID)
 		}
-		return nil, r.t.dbErr(ctx, "get "+prospectID, err)
+		return nil, idErr(ctx, "get "+prospectID, prospectID, err)
 	}
 	var s Statuses
-	if err := s.UnmarshalJSON([]byte(col)); err != nil {
-		return nil, fmt.Errorf("sourcestatus: get %s: %w", prospectID, err)
+	err = s.UnmarshalJSON([]byte(col))
+	var malformed *MalformedError
+	if errors.As(err, &malformed) {
+		malformed.ProspectID = prospectID
 	}
-	return s, nil
+	return s, err
 }
 
 // A Failure is one failed source of one prospect, for the error feed.
@@ -82,7 +86,11 @@ func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Fa
 	if limit < 1 || limit > maxFailures {
 		return nil, fmt.Errorf("sourcestatus: failures: limit %d is not in 1..%d", limit, maxFailures)
 	}
-	rows, err := r.query(ctx, "failures", since, func(s *statements) string { return s.failures }, strconv.Itoa(limit))
+	st, err := r.t.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.query(ctx, "failures", st.failures, since, strconv.Itoa(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +109,7 @@ func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Fa
 		return nil
 	})
 	if err != nil {
-		return nil, r.t.dbErr(ctx, "failures", err)
+		return nil, dbErr(ctx, "failures", err)
 	}
 	return out, nil
 }
@@ -118,7 +126,11 @@ type SourceSummary struct {
 // every entry, legacy ones included. Sources come in name order. It reads
 // every row of the table.
 func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary, error) {
-	rows, err := r.query(ctx, "summary", since, func(s *statements) string { return s.summary })
+	st, err := r.t.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.query(ctx, "summary", st.summary, since)
 	if err != nil {
 		return nil, err
 	}
@@ -138,14 +150,14 @@ func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary,
 		return nil
 	})
 	if err != nil {
-		return nil, r.t.dbErr(ctx, "summary", err)
+		return nil, dbErr(ctx, "summary", err)
 	}
 	return out, nil
 }
 
-// query runs the statement that pick chooses with since, formatted (empty
-// when zero, meaning no bound), as its first parameter, then more.
-func (r *Reader) query(ctx context.Context, what string, since time.Time, pick func(*statements) string, more ...any) (pgx.Rows, error) {
+// query runs sql with since, formatted (empty when zero, meaning no bound),
+// as its first parameter, then more.
+func (r *Reader) query(ctx context.Context, what, sql string, since time.Time, more ...any) (pgx.Rows, error) {
 	from := ""
 	if !since.IsZero() {
 		var err error
@@ -153,13 +165,9 @@ func (r *Reader) query(ctx context.Context, what string, since time.Time, pick f
 			return nil, err
 		}
 	}
-	st, err := r.t.statements(ctx)
+	rows, err := r.t.db.Query(ctx, sql, append([]any{from}, more...)...)
 	if err != nil {
-		return nil, err
-	}
-	rows, err := r.t.db.Query(ctx, pick(st), append([]any{from}, more...)...)
-	if err != nil {
-		return nil, r.t.dbErr(ctx, what, err)
+		return nil, dbErr(ctx, what, err)
 	}
 	return rows, nil
 }

@@ -1,6 +1,7 @@
 package sourcestatus_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 )
 
@@ -83,7 +85,7 @@ func TestFailures(t *testing.T) {
 func TestSummary(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		seedFeed(t, pool)
-		r, _ := sourcestatus.NewReader(pool)
+		r := mustNew(t, sourcestatus.NewReader, pool)
 		got, err := r.Summary(ctxT(t), time.Time{})
 		if err != nil {
 			t.Fatal(err)
@@ -131,7 +133,7 @@ func TestSummary(t *testing.T) {
 func TestGet(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		seedFeed(t, pool)
-		r, _ := sourcestatus.NewReader(pool)
+		r := mustNew(t, sourcestatus.NewReader, pool)
 		ctx := ctxT(t)
 		got, err := r.Get(ctx, "b")
 		if err != nil {
@@ -149,11 +151,40 @@ func TestGet(t *testing.T) {
 				t.Errorf("Get(%s) = %v, %v; want no statuses", id, s, err)
 			}
 		}
-		if _, err := r.Get(ctx, "h"); err == nil || !strings.Contains(err.Error(), "empty status") {
-			t.Errorf("Get of an entry without status = %v, want an error", err)
-		}
 		if _, err := r.Get(ctx, "zzz"); !errors.Is(err, sourcestatus.ErrNotFound) {
 			t.Errorf("Get of a missing prospect = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// TestGetReturnsTheWellFormedEntries shows that malformed entries do not hide
+// a prospect's other sources: Get returns those it can read together with a
+// *MalformedError that names the others.
+func TestGetReturnsTheWellFormedEntries(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", `{"apollo": "complete", "exa": 5, "sec": {"status": "failed", "at": 1732590903123},
+		"claude": {"status": "complete", "at": "2026-11-26T03:15:03.123Z"}, "odd": {"error": "no status"}}`)
+	s, err := mustNew(t, sourcestatus.NewReader, pool).Get(ctxT(t), "p")
+	checkStatuses(t, s, sourcestatus.Statuses{
+		"apollo": {Status: sourcestatus.Complete},
+		"claude": {Status: sourcestatus.Complete, At: at},
+	})
+	var malformed *sourcestatus.MalformedError
+	if !errors.As(err, &malformed) {
+		t.Fatalf("Get = %v, want a *MalformedError", err)
+	}
+	var wrongType *json.UnmarshalTypeError
+	if len(malformed.Entries) != 3 || !errors.As(malformed.Entries["exa"], &wrongType) ||
+		!errors.As(malformed.Entries["sec"], &wrongType) || !errors.Is(malformed.Entries["odd"], sourcestatus.ErrEmptyStatus) {
+		t.Errorf("malformed entries = %v, want exa and sec of the wrong type, odd without status", malformed.Entries)
+	}
+	if !errors.Is(err, sourcestatus.ErrEmptyStatus) {
+		t.Errorf("errors.Is(%v, ErrEmptyStatus) = false, want each entry's error reachable", err)
+	}
+	for _, name := range []string{`"p"`, "exa", "sec", "odd"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
 }

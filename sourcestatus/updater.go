@@ -3,9 +3,6 @@ package sourcestatus
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
-	"unicode/utf8"
 )
 
 // An Updater records sources' outcomes in the status column, each in one SQL
@@ -20,8 +17,9 @@ type Updater struct {
 
 // NewUpdater returns an Updater of the status column, by default
 // prospects.enrichment_source_status keyed by id. It checks the options'
-// identifiers and does no I/O; the first update reads the id column's type
-// from the catalog, once.
+// identifiers and does no I/O; the first calls read the column types from
+// the catalog, once it succeeds, each waiting for that read no longer than its
+// own context allows.
 func NewUpdater(db DB, opts ...Option) (*Updater, error) {
 	t, err := newTable(db, opts)
 	if err != nil {
@@ -35,9 +33,12 @@ func NewUpdater(db DB, opts ...Option) (*Updater, error) {
 // object (SQL NULL, JSON null, a string, an array) is treated as {}. A zero
 // p.At means now. With [IgnoreStale], an update older than the stored entry
 // leaves it as it is. Update returns [ErrNotFound] when no prospect has the
-// id, and an error before any I/O when the id, source or status is empty.
-// NUL characters, which PostgreSQL's jsonb cannot hold, become U+FFFD in the
-// error message.
+// id, and an error before any I/O when the id or source is empty or the
+// status is not valid ([ErrEmptyStatus], [ErrInvalidStatus]). The error
+// message is stored without URL user info, queries or fragments, with the
+// values of credentials redacted (see the package doc), at most
+// [WithMaxErrorLen] bytes long, and with NUL characters, which PostgreSQL's
+// jsonb cannot hold, as U+FFFD.
 func (u *Updater) Update(ctx context.Context, prospectID, source string, p Payload) error {
 	if err := checkKey("prospect id", prospectID); err != nil {
 		return err
@@ -51,7 +52,7 @@ func (u *Updater) Update(ctx context.Context, prospectID, source string, p Paylo
 	if p.At.IsZero() {
 		p.At = u.t.cfg.clock()
 	}
-	p.Error = strings.ReplaceAll(p.Error, "\x00", "\uFFFD")
+	p.Error = safeError(p.Error, u.t.cfg.maxErrorLen)
 	payload, err := p.MarshalJSON()
 	if err != nil {
 		return err
@@ -105,30 +106,10 @@ func (u *Updater) Init(ctx context.Context, prospectID string, sources ...string
 func (u *Updater) exec(ctx context.Context, what, prospectID, sql string, args ...any) error {
 	tag, err := u.t.db.Exec(ctx, sql, args...)
 	if err != nil {
-		return u.t.dbErr(ctx, what, err)
+		return idErr(ctx, what, prospectID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: %q", ErrNotFound, prospectID)
+		return notFound(prospectID)
 	}
 	return nil
-}
-
-// checkKey refuses what PostgreSQL's text and jsonb cannot hold as a key.
-func checkKey(what, s string) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("sourcestatus: empty %s", what)
-	case strings.IndexByte(s, 0) >= 0:
-		return fmt.Errorf("sourcestatus: %s %q holds a NUL character", what, s)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("sourcestatus: %s %q is not valid UTF-8", what, s)
-	}
-	return nil
-}
-
-func checkStatus(s Status) error {
-	if s == "" {
-		return ErrEmptyStatus
-	}
-	return checkKey("status", string(s))
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -89,7 +90,10 @@ func TestConcurrentUpdatesKeepEveryEntry(t *testing.T) {
 				t.Errorf("%d of %d entries kept", kept, want)
 			}
 			var legacy int
-			pool.QueryRow(ctxT(t), `SELECT count(*) FROM prospects WHERE enrichment_source_status->>'apollo' = 'complete'`).Scan(&legacy)
+			err = pool.QueryRow(ctxT(t), `SELECT count(*) FROM prospects WHERE enrichment_source_status->>'apollo' = 'complete'`).Scan(&legacy)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if legacy != prospects {
 				t.Errorf("%d of %d legacy entries kept", legacy, prospects)
 			}
@@ -122,7 +126,6 @@ func TestUpdateErrors(t *testing.T) {
 			{missing, "", "complete", "empty source"},
 			{missing, "exa", "", "empty status"},
 			{missing, "ex\x00a", "complete", "NUL"},
-			{missing, "exa", "com\xffplete", "UTF-8"},
 		} {
 			err := u.Update(ctx, c.id, c.source, sourcestatus.Payload{Status: c.status})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -139,11 +142,11 @@ func TestUpdateErrorMessageWithNUL(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u, _ := sourcestatus.NewUpdater(pool)
+	u := mustNew(t, sourcestatus.NewUpdater, pool)
 	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: "failed", Error: "bad\x00body", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := sourcestatus.NewReader(pool)
+	r := mustNew(t, sourcestatus.NewReader, pool)
 	s, err := r.Get(ctxT(t), "p")
 	if err != nil || s["exa"].Error != "bad\uFFFDbody" {
 		t.Errorf("Get = %+v, %v", s, err)
@@ -159,7 +162,7 @@ func TestUpdateInsideARolledBackTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := sourcestatus.NewUpdater(tx)
+	u := mustNew(t, sourcestatus.NewUpdater, tx)
 	if err := u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Failed, At: at}); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +181,7 @@ func TestInitMarksSourcesPending(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		createProspects(t, pool, "text")
 		insert(t, pool, "p", `{"apollo": "complete", "exa": {"status": "failed", "error": "HTTP 500", "at": "2026-11-25T00:00:00.000Z"}}`)
-		u, _ := sourcestatus.NewUpdater(pool, fixedClock(at))
+		u := mustNew(t, sourcestatus.NewUpdater, pool, fixedClock(at))
 		if err := u.Init(ctxT(t), "p", "exa", "sec", `we"ird`); err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +196,7 @@ func TestUpdateZeroAtMeansNow(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u, _ := sourcestatus.NewUpdater(pool, fixedClock(at))
+	u := mustNew(t, sourcestatus.NewUpdater, pool, fixedClock(at))
 	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete}); err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +210,8 @@ func TestIgnoreStale(t *testing.T) {
 		createProspects(t, pool, "text")
 		insert(t, pool, "p", `{"sec": "complete", "claude": {"status": "failed", "at": "2026-11-27T00:00:00Z"}}`)
 		ctx := ctxT(t)
-		u, _ := sourcestatus.NewUpdater(pool, sourcestatus.IgnoreStale())
-		r, _ := sourcestatus.NewReader(pool)
+		u := mustNew(t, sourcestatus.NewUpdater, pool, sourcestatus.IgnoreStale())
+		r := mustNew(t, sourcestatus.NewReader, pool)
 		later, earlier := at.Add(time.Minute), at.Add(-time.Minute)
 		steps := []struct {
 			source string
@@ -238,10 +241,12 @@ func TestIgnoreStale(t *testing.T) {
 			}
 		}
 		// Without the option, the last update wins.
-		plain, _ := sourcestatus.NewUpdater(pool)
-		plain.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Pending, At: earlier})
-		if got, _ := r.Get(ctx, "p"); got["exa"].Status != sourcestatus.Pending {
-			t.Errorf("without IgnoreStale, exa = %+v, want pending", got["exa"])
+		plain := mustNew(t, sourcestatus.NewUpdater, pool)
+		if err := plain.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Pending, At: earlier}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := r.Get(ctx, "p"); err != nil || got["exa"].Status != sourcestatus.Pending {
+			t.Errorf("without IgnoreStale, exa = %+v, %v; want pending", got["exa"], err)
 		}
 	})
 }
@@ -250,20 +255,21 @@ func TestOptions(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	ctx := ctxT(t)
 	var schema string
-	pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := pool.Exec(ctx, `CREATE TABLE leads (lead_id bigint PRIMARY KEY, status_by_source jsonb, other text)`); err != nil {
 		t.Fatal(err)
 	}
-	pool.Exec(ctx, `INSERT INTO leads VALUES (42, NULL, 'x')`)
-	opts := []sourcestatus.Option{sourcestatus.WithTable(schema + ".leads"), sourcestatus.WithColumn("status_by_source"), sourcestatus.WithIDColumn("lead_id")}
-	u, err := sourcestatus.NewUpdater(pool, opts...)
-	if err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO leads VALUES (42, NULL, 'x')`); err != nil {
 		t.Fatal(err)
 	}
+	opts := []sourcestatus.Option{sourcestatus.WithTable(schema + ".leads"), sourcestatus.WithColumn("status_by_source"), sourcestatus.WithIDColumn("lead_id")}
+	u := mustNew(t, sourcestatus.NewUpdater, pool, opts...)
 	if err := u.Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at}); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := sourcestatus.NewReader(pool, opts...)
+	r := mustNew(t, sourcestatus.NewReader, pool, opts...)
 	if s, err := r.Get(ctx, "42"); err != nil || s["exa"].Status != sourcestatus.Complete {
 		t.Errorf("Get = %v, %v", s, err)
 	}
@@ -272,7 +278,7 @@ func TestOptions(t *testing.T) {
 	for _, o := range []sourcestatus.Option{
 		sourcestatus.WithTable(`prospects; DROP TABLE prospects`),
 		sourcestatus.WithTable(`a.b.c`),
-		sourcestatus.WithTable(``),
+		sourcestatus.WithTable(`.`),
 		sourcestatus.WithColumn(`"quoted"`),
 		sourcestatus.WithColumn(`col-umn`),
 		sourcestatus.WithIDColumn(`1id`),
@@ -298,11 +304,27 @@ func TestOptions(t *testing.T) {
 		{append(opts[:1:1], sourcestatus.WithColumn("other"), sourcestatus.WithIDColumn("lead_id")), "is not jsonb"},
 		{append(opts[:1:1], sourcestatus.WithIDColumn("missing")), "has no column missing"},
 	} {
-		u, _ := sourcestatus.NewUpdater(pool, c.opts...)
-		err := u.Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete})
+		err := mustNew(t, sourcestatus.NewUpdater, pool, c.opts...).Update(ctx, "42", "exa", sourcestatus.Payload{Status: sourcestatus.Complete})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Update = %v, want an error with %q", err, c.want)
 		}
+	}
+}
+
+// TestEmptyOptionsKeepTheDefaults shows that an option given its zero value
+// keeps the default, as usage.WithPrefix("") does.
+func TestEmptyOptionsKeepTheDefaults(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", nil)
+	empty := []sourcestatus.Option{sourcestatus.WithTable(""), sourcestatus.WithColumn(""), sourcestatus.WithIDColumn(""),
+		sourcestatus.WithClock(nil), sourcestatus.WithMaxErrorLen(0)}
+	u := mustNew(t, sourcestatus.NewUpdater, pool, empty...)
+	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := mustNew(t, sourcestatus.NewReader, pool, empty...).Get(ctxT(t), "p"); err != nil || s["exa"].Status != sourcestatus.Complete {
+		t.Errorf("Get = %v, %v", s, err)
 	}
 }
 
@@ -310,10 +332,75 @@ func TestUpdateReturnsContextErrors(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	u, _ := sourcestatus.NewUpdater(pool)
+	u := mustNew(t, sourcestatus.NewUpdater, pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete}); err != context.Canceled {
 		t.Errorf("Update with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// TestUpdateRefusesStatusesNotLowerCase shows that a status other than
+// lower-case a-z and '_', which the error feed would never list as failed,
+// is refused before any I/O, while unknown lower-case statuses are stored.
+func TestUpdateRefusesStatusesNotLowerCase(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", nil)
+	u := mustNew(t, sourcestatus.NewUpdater, pool)
+	for _, s := range []sourcestatus.Status{"FAILED", "Failed", "circuit-open", "failed ", "fail3d", "échec", "com\xffplete"} {
+		if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: s}); !errors.Is(err, sourcestatus.ErrInvalidStatus) {
+			t.Errorf("Update with status %q = %v, want ErrInvalidStatus", s, err)
+		}
+	}
+	if got := column(t, pool, "p"); got != "NULL" {
+		t.Errorf("column = %s after refused updates, want NULL", got)
+	}
+	if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: "some_future_status", At: at}); err != nil {
+		t.Errorf("Update with an unknown lower-case status = %v, want it stored", err)
+	}
+}
+
+// TestUpdateCapsErrorMessages shows that an error message longer than the
+// limit is stored cut at a rune boundary, ending with a marker, within the
+// limit; shorter ones are stored whole.
+func TestUpdateCapsErrorMessages(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", nil)
+	huge := "x" + strings.Repeat("é", 8<<20) // 16 MiB, the cut lands inside a rune
+	cases := []struct {
+		opts []sourcestatus.Option
+		msg  string
+		max  int
+	}{
+		{nil, huge, sourcestatus.DefaultMaxErrorLen},
+		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(100)}, huge, 100},
+		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(0)}, huge, sourcestatus.DefaultMaxErrorLen}, // 0 keeps the default
+		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(10)}, huge, 64},                             // raised to 64
+		{[]sourcestatus.Option{sourcestatus.WithMaxErrorLen(100)}, "HTTP 429", 100},
+	}
+	r := mustNew(t, sourcestatus.NewReader, pool)
+	for _, c := range cases {
+		u := mustNew(t, sourcestatus.NewUpdater, pool, c.opts...)
+		if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: c.msg, At: at}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := r.Get(ctxT(t), "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s["exa"].Error
+		if len(c.msg) <= c.max {
+			if got != c.msg {
+				t.Errorf("max %d: stored %q, want %q whole", c.max, got, c.msg)
+			}
+			continue
+		}
+		kept, cut := strings.CutSuffix(got, sourcestatus.TruncatedMark)
+		if len(got) > c.max || !cut || !utf8.ValidString(got) || !strings.HasPrefix(c.msg, kept) || len(kept) < c.max-len(sourcestatus.TruncatedMark)-utf8.UTFMax {
+			t.Errorf("max %d: stored %d bytes %.30q...%q, want the message's start cut at a rune boundary and the marker, within the limit",
+				c.max, len(got), got, got[max(0, len(got)-30):])
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -19,8 +20,6 @@ type server struct {
 	quotas   map[usage.Provider]usage.Quota
 	now      func() time.Time
 }
-
-var allProviders = []usage.Provider{usage.Apollo, usage.ContactOut, usage.Exa, usage.EDGAR, usage.Claude}
 
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -77,7 +76,7 @@ func (s *server) quota(w http.ResponseWriter, r *http.Request) {
 func (s *server) quotaCard(r *http.Request, days int) (quotaCard, error) {
 	now := s.now()
 	card := quotaCard{Days: days}
-	for _, p := range allProviders {
+	for _, p := range enrich.Providers {
 		counts, err := s.usage.Daily(r.Context(), p, now.AddDate(0, 0, 1-days), now)
 		if err != nil {
 			return card, err

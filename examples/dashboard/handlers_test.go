@@ -24,9 +24,13 @@ var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 func newServer(t *testing.T) *server {
 	mr := miniredis.RunT(t)
 	for i, n := range []string{"30", "20", "10"} {
-		mr.Set(usage.Key(usage.Exa, now.AddDate(0, 0, -i)), n)
+		if err := mr.Set(usage.Key(usage.Exa, now.AddDate(0, 0, -i)), n); err != nil {
+			t.Fatal(err)
+		}
 	}
-	mr.Set(usage.Key(usage.Apollo, now), "5")
+	if err := mr.Set(usage.Key(usage.Apollo, now), "5"); err != nil {
+		t.Fatal(err)
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	clock := func() time.Time { return now }
@@ -124,7 +128,9 @@ func TestErrors(t *testing.T) {
 		t.Errorf("feed = %+v", feed)
 	}
 	rec = get(t, h, "/api/errors?since=2026-11-01T00:00:00Z&limit=3")
-	json.Unmarshal(rec.Body.Bytes(), &feed)
+	if err := json.Unmarshal(rec.Body.Bytes(), &feed); rec.Code != 200 || err != nil {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
 	if len(feed.Errors) != 3 || feed.Errors[2].Error != "old" {
 		t.Errorf("feed since Nov 1 = %+v", feed)
 	}

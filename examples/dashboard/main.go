@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -87,7 +88,7 @@ func main() {
 // seedSampleWeek writes two weeks of made-up counts, as trackers would have.
 func seedSampleWeek(mr *miniredis.Miniredis, now time.Time) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, p := range allProviders {
+	for _, p := range enrich.Providers {
 		for d := range 14 {
 			_ = mr.Set(usage.Key(p, now.AddDate(0, 0, -d)), strconv.Itoa(50+rng.IntN(250)))
 		}

@@ -41,6 +41,9 @@ type config struct {
 	prospects   int
 	workers     int
 	pace        time.Duration // pause between prospects of one worker
+	// enriched, when set, is called with the number of prospects enriched so
+	// far each time one is done.
+	enriched func(done int)
 }
 
 func main() {
@@ -100,9 +103,9 @@ func run(stop context.Context, out io.Writer, c config) error {
 	defer fakes.Close()
 	// One client per provider, each counting its own successful calls.
 	clients := map[string]*http.Client{}
-	for p, host := range fakeapi.Hosts {
+	for _, p := range enrich.Providers {
 		base := &http.Client{Transport: fakes.Transport(), Timeout: 10 * time.Second}
-		clients[host] = providers.WrapClient(base, tracker, usage.Provider(p))
+		clients[fakeapi.Hosts[string(p)]] = providers.WrapClient(base, tracker, p)
 	}
 	enricher := &enrich.Enricher{Clients: clients, Scheme: "http"}
 
@@ -121,6 +124,9 @@ func run(stop context.Context, out io.Writer, c config) error {
 				done++
 				if err != nil && firstErr == nil {
 					firstErr = err
+				}
+				if c.enriched != nil {
+					c.enriched(done)
 				}
 				mu.Unlock()
 				time.Sleep(c.pace)

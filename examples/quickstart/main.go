@@ -40,6 +40,7 @@ type config struct {
 	redisAddr   string
 	postgresURL string
 	table       string
+	now         time.Time // the simulated week ends now
 }
 
 func main() {
@@ -48,14 +49,13 @@ func main() {
 	flag.StringVar(&c.postgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL; empty skips the source statuses")
 	flag.StringVar(&c.table, "table", "enrichmeter_quickstart_prospects", "table for the prospects, created if missing")
 	flag.Parse()
+	c.now = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := run(ctx, os.Stdout, c); err != nil {
 		log.Fatal(err)
 	}
 }
-
-var allProviders = []usage.Provider{usage.Apollo, usage.ContactOut, usage.Exa, usage.EDGAR, usage.Claude}
 
 // sampleQuotas are monthly allowances of a small plan, as a billing page
 // would state them.
@@ -93,33 +93,35 @@ func run(ctx context.Context, out io.Writer, c config) error {
 			return err
 		}
 		defer pool.Close()
-		opt := sourcestatus.WithTable(c.table)
-		if statuses, err = sourcestatus.NewUpdater(pool, opt); err != nil {
+	}
+
+	// The simulation moves this clock through the last seven days, a minute
+	// a prospect, so that every run prints the same; a real service leaves
+	// the tracker, the updater and the enricher on their default clocks.
+	now := c.now.UTC()
+	var simulated atomic.Int64
+	clock := func() time.Time { return time.Unix(0, simulated.Load()).UTC() }
+	tracker := usage.NewTracker(rdb, usage.WithClock(clock))
+	if pool != nil {
+		opts := []sourcestatus.Option{sourcestatus.WithTable(c.table), sourcestatus.WithClock(clock)}
+		if statuses, err = sourcestatus.NewUpdater(pool, opts...); err != nil {
 			return err
 		}
-		if feed, err = sourcestatus.NewReader(pool, opt); err != nil {
+		if feed, err = sourcestatus.NewReader(pool, opts...); err != nil {
 			return err
 		}
 	}
 
-	// The simulation moves this clock through the last seven days; a real
-	// service leaves the tracker on its default clock.
-	now := time.Now().UTC()
-	var simulated atomic.Int64
-	clock := func() time.Time { return time.Unix(0, simulated.Load()).UTC() }
-	tracker := usage.NewTracker(rdb, usage.WithClock(clock))
-
 	// One client for all outgoing calls; ByHost counts each provider's 2xx.
 	client := &http.Client{Transport: providers.ByHost(fakes.Transport(), tracker, providers.DefaultHosts())}
-	// The week passes in a second here, so circuits cool down in milliseconds.
-	enricher := &enrich.Enricher{Client: client, Scheme: "http", Cooldown: 5 * time.Millisecond}
+	// A circuit that opens stays open for the next three prospects.
+	enricher := &enrich.Enricher{Client: client, Scheme: "http", Cooldown: 3 * time.Minute, Now: clock}
 
 	var sample sourcestatus.Payload // a failure, to show its JSON
 	prospects := enrich.Prospects(30)
 	total := 0
 	for d := 6; d >= 0; d-- {
 		day := now.AddDate(0, 0, -d)
-		simulated.Store(day.UnixNano())
 		batch := append([]enrich.Prospect(nil), prospects[:10+(6-d)*3]...) // busier every day
 		for i := range batch {
 			batch[i].ID = fmt.Sprintf("00000000-0000-4000-800%d-%012d", d, i+1) // new prospects each day
@@ -129,14 +131,17 @@ func run(ctx context.Context, out io.Writer, c config) error {
 				return err
 			}
 		}
-		for _, p := range batch {
+		for i, p := range batch {
+			// The day's last prospect is enriched at the day's time of now.
+			simulated.Store(day.Add(time.Duration(i+1-len(batch)) * time.Minute).UnixNano())
 			if statuses != nil {
 				if err := statuses.Init(ctx, p.ID, enrich.Sources...); err != nil {
 					return err
 				}
 			}
-			for source, outcome := range enricher.Run(ctx, p) {
-				outcome.At = day
+			outcomes := enricher.Run(ctx, p)
+			for _, source := range enrich.Sources {
+				outcome := outcomes[source]
 				if outcome.Status == sourcestatus.Failed && sample.Status == "" {
 					sample = outcome
 				}
@@ -157,19 +162,20 @@ func run(ctx context.Context, out io.Writer, c config) error {
 	fmt.Fprintf(out, "Enriched %d prospects over 7 days: Apollo, then ContactOut, Exa, SEC EDGAR and Claude at once.\n", total)
 	fmt.Fprintf(out, "tracker: %v\n\n", tracker.Stats())
 
-	if err := printQuotaBurn(ctx, out, usage.NewReader(rdb), now); err != nil {
+	r := usage.NewReader(rdb, usage.WithClock(func() time.Time { return now }))
+	if err := printQuotaBurn(ctx, out, r, now); err != nil {
 		return err
 	}
 	if feed == nil {
 		printStatusJSON(out, sample)
 		return nil
 	}
-	return printErrorFeed(ctx, out, feed, c.table)
+	return printErrorFeed(ctx, out, feed, c.table, now)
 }
 
 func hostList() []string {
 	var hosts []string
-	for _, p := range allProviders {
+	for _, p := range enrich.Providers {
 		hosts = append(hosts, fakeapi.Hosts[string(p)])
 	}
 	return hosts
@@ -179,7 +185,7 @@ func hostList() []string {
 func printQuotaBurn(ctx context.Context, out io.Writer, r *usage.Reader, now time.Time) error {
 	fmt.Fprintf(out, "API Quota Burn: successful calls per provider (UTC days, today %s)\n", now.Format("2006-01-02"))
 	fmt.Fprintf(out, "  %-10s %5s  %-7s  %5s %5s %6s  %s\n", "provider", "today", "7 days", "quota", "used", "/day", "runs out")
-	for _, p := range allProviders {
+	for _, p := range enrich.Providers {
 		days, err := r.Daily(ctx, p, now.AddDate(0, 0, -6), now)
 		if err != nil {
 			return err
@@ -235,8 +241,8 @@ func printStatusJSON(out io.Writer, sample sourcestatus.Payload) {
 }
 
 // printErrorFeed prints the Error Feed card.
-func printErrorFeed(ctx context.Context, out io.Writer, r *sourcestatus.Reader, table string) error {
-	failures, err := r.Failures(ctx, time.Now().AddDate(0, 0, -7), 8)
+func printErrorFeed(ctx context.Context, out io.Writer, r *sourcestatus.Reader, table string, now time.Time) error {
+	failures, err := r.Failures(ctx, now.AddDate(0, 0, -7), 8)
 	if err != nil {
 		return err
 	}

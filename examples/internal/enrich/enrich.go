@@ -6,6 +6,7 @@
 package enrich
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
+	"github.com/enrichmeter/enrichmeter/usage"
 )
 
 // A Prospect is a company contact to enrich.
@@ -47,6 +49,10 @@ func Prospects(n int) []Prospect {
 	return out
 }
 
+// Providers are the five providers the examples call, in the order the
+// dashboard shows them.
+var Providers = []usage.Provider{usage.Apollo, usage.ContactOut, usage.Exa, usage.EDGAR, usage.Claude}
+
 // An Enricher calls the providers' APIs (at the base URL, normally their
 // real hosts) through Client, and keeps a circuit breaker per source.
 type Enricher struct {
@@ -57,7 +63,10 @@ type Enricher struct {
 	// Cooldown is how long a source's circuit stays open after 3 failures
 	// in a row; zero means 2 seconds.
 	Cooldown time.Duration
-	breaker  breaker
+	// Now is the clock of the circuits and of the outcomes' times; nil means
+	// time.Now. A simulation gives its own, so that its runs agree.
+	Now     func() time.Time
+	breaker breaker
 }
 
 // Run enriches p and returns each source's outcome, keyed by source. It waits
@@ -66,17 +75,17 @@ func (e *Enricher) Run(ctx context.Context, p Prospect) map[string]sourcestatus.
 	// Apollo's match comes first; the sources run whether it succeeds or not.
 	_ = e.call(ctx, "api.apollo.io", "/api/v1/people/match", url.Values{"domain": {p.Domain}})
 
-	calls := map[string]func() error{
-		"contactout": func() error {
+	calls := map[string]func() sourcestatus.Payload{
+		"contactout": func() sourcestatus.Payload {
 			return e.call(ctx, "api.contactout.com", "/v1/people/enrich", url.Values{"domain": {p.Domain}})
 		},
-		"exa": func() error {
+		"exa": func() sourcestatus.Payload {
 			return e.call(ctx, "api.exa.ai", "/search", url.Values{"query": {p.Name + " news"}})
 		},
-		"sec": func() error {
+		"sec": func() sourcestatus.Payload {
 			return e.call(ctx, "efts.sec.gov", "/LATEST/search-index", url.Values{"q": {p.Ticker}})
 		},
-		"claude": func() error {
+		"claude": func() sourcestatus.Payload {
 			return e.call(ctx, "api.anthropic.com", "/v1/messages", url.Values{"about": {p.Name}})
 		},
 	}
@@ -97,62 +106,59 @@ func (e *Enricher) Run(ctx context.Context, p Prospect) map[string]sourcestatus.
 
 // outcome runs one source's call unless it does not apply or its circuit is
 // open, and describes what happened.
-func (e *Enricher) outcome(source string, p Prospect, call func() error) sourcestatus.Payload {
+func (e *Enricher) outcome(source string, p Prospect, call func() sourcestatus.Payload) sourcestatus.Payload {
+	now := time.Now
+	if e.Now != nil {
+		now = e.Now
+	}
 	switch {
 	case source == "sec" && p.Ticker == "":
-		return sourcestatus.Payload{Status: sourcestatus.Skipped, Error: "private company", At: time.Now()}
-	case e.breaker.open(source):
-		return sourcestatus.Payload{Status: sourcestatus.CircuitOpen, Error: "too many recent failures", At: time.Now()}
+		return sourcestatus.Payload{Status: sourcestatus.Skipped, Error: "private company", At: now()}
+	case e.breaker.open(source, now()):
+		return sourcestatus.Payload{Status: sourcestatus.CircuitOpen, Error: "too many recent failures", At: now()}
 	}
-	err := call()
-	cooldown := e.Cooldown
-	if cooldown == 0 {
-		cooldown = 2 * time.Second
-	}
-	e.breaker.record(source, err == nil, cooldown)
-	if err != nil {
-		return sourcestatus.Payload{Status: sourcestatus.Failed, Error: err.Error(), At: time.Now()}
-	}
-	return sourcestatus.Payload{Status: sourcestatus.Complete, At: time.Now()}
+	r := call()
+	r.At = now()
+	e.breaker.record(source, r.Status == sourcestatus.Complete, r.At.Add(cmp.Or(e.Cooldown, 2*time.Second)))
+	return r
 }
 
-// call sends one GET and turns a non-2xx status into an error like "HTTP 429".
-func (e *Enricher) call(ctx context.Context, host, path string, q url.Values) error {
+// call sends one GET and describes its outcome with sourcestatus.FromHTTP,
+// which keeps the URL's query and any credential out of the status column.
+func (e *Enricher) call(ctx context.Context, host, path string, q url.Values) sourcestatus.Payload {
 	u := url.URL{Scheme: e.Scheme, Host: host, Path: path, RawQuery: q.Encode()}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return err
+		return sourcestatus.FromHTTP(nil, err)
 	}
 	client := e.Client
 	if c, ok := e.Clients[host]; ok {
 		client = c
 	}
 	resp, err := client.Do(req)
-	if err != nil {
-		return err
+	if err == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	return nil
+	return sourcestatus.FromHTTP(resp, err)
 }
 
-// breaker opens a source's circuit after 3 failures in a row, for a cooldown.
+// breaker opens a source's circuit after 3 failures in a row, until a time.
 type breaker struct {
 	mu       sync.Mutex // protects the maps
 	failures map[string]int
 	until    map[string]time.Time
 }
 
-func (b *breaker) open(source string) bool {
+func (b *breaker) open(source string, now time.Time) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return time.Now().Before(b.until[source])
+	return now.Before(b.until[source])
 }
 
-func (b *breaker) record(source string, ok bool, cooldown time.Duration) {
+// record counts a call's outcome; the third failure in a row opens the
+// circuit until reopen.
+func (b *breaker) record(source string, ok bool, reopen time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.failures == nil {
@@ -164,6 +170,6 @@ func (b *breaker) record(source string, ok bool, cooldown time.Duration) {
 	}
 	if b.failures[source]++; b.failures[source] >= 3 {
 		b.failures[source] = 0
-		b.until[source] = time.Now().Add(cooldown)
+		b.until[source] = reopen
 	}
 }
