@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults, shared with the TypeScript app.
@@ -34,6 +35,7 @@ type config struct {
 	ignoreStale             bool
 	clock                   func() time.Time
 	maxErrorLen             int
+	meterProvider           metric.MeterProvider
 }
 
 // WithTable sets the table that holds the prospects, optionally
@@ -159,4 +161,16 @@ func plainIdentifier(s string) bool {
 		}
 	}
 	return true
+}
+
+// WithMeterProvider makes an [Updater] report OpenTelemetry metrics through
+// mp: entries written by status, failed updates by kind, and how long each
+// update statement took (the names are in metrics.go and the README). The
+// default is no metrics; nil keeps it. A [Reader] ignores it.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.meterProvider = mp
+		}
+	})
 }

@@ -1,7 +1,6 @@
 package usage_test
 
 import (
-	"context"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/attribute"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -19,56 +17,6 @@ import (
 	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
-
-// collected is one collection of a manual reader, by metric name.
-type collected map[string]metricdata.Metrics
-
-func collect(t *testing.T, r *sdkmetric.ManualReader) collected {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := collected{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			out[m.Name] = m
-		}
-	}
-	return out
-}
-
-// int64Value returns the value of the int64 sum or gauge name with the
-// attribute key=value (or no attribute when key is empty), checking its
-// unit.
-func (c collected) int64Value(t *testing.T, name, unit, key, value string) int64 {
-	t.Helper()
-	m, ok := c[name]
-	if !ok {
-		t.Fatalf("no metric %s among %v", name, c.names())
-	}
-	if m.Unit != unit {
-		t.Errorf("%s: unit %q, want %q", name, m.Unit, unit)
-	}
-	sum, ok := m.Data.(metricdata.Sum[int64])
-	if !ok {
-		t.Fatalf("%s is a %T, want an int64 sum", name, m.Data)
-	}
-	for _, dp := range sum.DataPoints {
-		if v, _ := dp.Attributes.Value(attribute.Key(key)); key == "" && dp.Attributes.Len() == 0 || key != "" && v.AsString() == value {
-			return dp.Value
-		}
-	}
-	return 0
-}
-
-func (c collected) names() []string {
-	var out []string
-	for n := range c {
-		out = append(out, n)
-	}
-	return out
-}
 
 // TestTrackerMetrics scripts a run with a dropped call, a key Redis
 // refuses and an outage, and checks every instrument after each step.
@@ -90,15 +38,15 @@ func TestTrackerMetrics(t *testing.T) {
 	}
 	check := func(step string, w want) {
 		t.Helper()
-		c := collect(t, reader)
+		c := testsupport.Collect(t, reader)
 		got := want{
-			tracked: c.int64Value(t, "enrichmeter.usage.tracked", "{unit}", "", ""),
-			flushed: c.int64Value(t, "enrichmeter.usage.flushed", "{unit}", "", ""),
-			pending: c.int64Value(t, "enrichmeter.usage.pending", "{unit}", "", ""),
-			dropped: c.int64Value(t, "enrichmeter.usage.dropped", "{unit}", "enrichmeter.drop.reason", "invalid_provider"),
-			flushes: c.int64Value(t, "enrichmeter.usage.flushes", "{flush}", "", ""),
-			keyErrs: c.int64Value(t, "enrichmeter.usage.flush.errors", "{error}", "error.type", "key"),
-			netErrs: c.int64Value(t, "enrichmeter.usage.flush.errors", "{error}", "error.type", "network"),
+			tracked: c.Int64(t, "enrichmeter.usage.tracked", "{unit}"),
+			flushed: c.Int64(t, "enrichmeter.usage.flushed", "{unit}"),
+			pending: c.Int64(t, "enrichmeter.usage.pending", "{unit}"),
+			dropped: c.Int64(t, "enrichmeter.usage.dropped", "{unit}", "enrichmeter.drop.reason", "invalid_provider"),
+			flushes: c.Int64(t, "enrichmeter.usage.flushes", "{flush}"),
+			keyErrs: c.Int64(t, "enrichmeter.usage.flush.errors", "{error}", "error.type", "key"),
+			netErrs: c.Int64(t, "enrichmeter.usage.flush.errors", "{error}", "error.type", "network"),
 		}
 		lag := c["enrichmeter.usage.lag"]
 		if g, ok := lag.Data.(metricdata.Gauge[float64]); !ok || len(g.DataPoints) != 1 || lag.Unit != "s" {
@@ -110,9 +58,8 @@ func TestTrackerMetrics(t *testing.T) {
 			t.Errorf("%s: metrics %+v, want %+v", step, got, w)
 		}
 		if w.flushes > 0 { // a histogram appears with its first value
-			dur := c["enrichmeter.usage.flush.duration"]
-			if h, ok := dur.Data.(metricdata.Histogram[float64]); !ok || dur.Unit != "s" || h.DataPoints[0].Count != uint64(w.flushes) {
-				t.Errorf("%s: flush duration %+v, want %d flushes in s", step, dur, w.flushes)
+			if n := c.HistogramCount(t, "enrichmeter.usage.flush.duration", "s"); n != uint64(w.flushes) {
+				t.Errorf("%s: flush duration holds %d values, want %d", step, n, w.flushes)
 			}
 		}
 	}
