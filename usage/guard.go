@@ -9,8 +9,8 @@ package usage
 // A refresh holds the tracker's write semaphore (t.sem), so no round of this
 // tracker changes Redis while it reads; under t.mu it sums the units of the
 // period that this tracker has not had confirmed (P) and reads the count of
-// the provider's live cell (c0); then it reads the period's counters (V) in
-// one pipeline. Units this tracker had confirmed are in V; units pending are
+// the provider's newest cell (c0); then it reads the period's counters (V)
+// in one pipeline. Units this tracker had confirmed are in V; units pending are
 // in P; units counted since are in the cell's growth. So
 //
 //	used(now) = V + P - c0 + cell(now)      (base = V + P - c0)
@@ -290,8 +290,10 @@ func (g *Guard) refresh(ctx context.Context) error {
 	}
 	for i := range plans {
 		pl := &plans[i]
-		if c := pl.b.e.cur.Load(); c != nil && !c.retired && c.k.d >= pl.st.start && c.k.d < pl.st.end {
-			pl.st.cur, pl.curCount = c, c.count()
+		// A retired cell is read too: what it held is in P or V, and what
+		// callers add to it after it retired is counted again elsewhere.
+		if c := pl.b.e.cur.Load(); c != nil && c.k.d >= pl.st.start && c.k.d < pl.st.end {
+			pl.st.cur, pl.curCount = c, c.n.Load()&^retiredBit
 		}
 	}
 	g.t.mu.Unlock()

@@ -257,3 +257,22 @@ func TestAlertsFireOncePerThresholdAcrossTheFleet(t *testing.T) {
 		}
 	})
 }
+
+// TestGuardDoesNotCountARetiredCellTwice refreshes after the tracker has
+// delivered and retired its cells: their units are in Redis, once.
+func TestGuardDoesNotCountARetiredCellTwice(t *testing.T) {
+	ctx := ctxTimeout(t, 5*time.Second)
+	tr := usage.NewTracker(newMiniredisClient(t), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	g := newGuard(t, tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 100}})
+	for range 5 {
+		tr.Track(usage.Exa)
+	}
+	if err := tr.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tr.Track(usage.Exa) // dropped, after Close
+	if err := g.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkUsed(t, g, usage.Exa, 5)
+}

@@ -3,7 +3,9 @@
 // for the five providers' APIs, counts every successful call with a usage
 // tracker through one providers.ByHost-wrapped client, and prints what the
 // health dashboard shows: each provider's calls today, a 7-day sparkline and
-// the burn of a sample quota.
+// the burn of a sample quota. A budget guard refuses the calls that would
+// pass a quota, before they are sent, and alerts fire once when 80 % and
+// 100 % of a quota are used.
 //
 //	go run ./examples/quickstart [-redis host:port] [-postgres URL]
 //
@@ -14,14 +16,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,9 +64,18 @@ func main() {
 }
 
 // sampleQuotas are monthly allowances of a small plan, as a billing page
-// would state them.
+// would state them. Apollo's runs out during the simulated week.
 var sampleQuotas = map[usage.Provider]int64{
-	usage.Apollo: 120, usage.ContactOut: 1000, usage.Exa: 140, usage.EDGAR: 5000, usage.Claude: 400,
+	usage.Apollo: 100, usage.ContactOut: 1000, usage.Exa: 140, usage.EDGAR: 5000, usage.Claude: 400,
+}
+
+// monthly returns sampleQuotas as quotas that reset on the 1st.
+func monthly() map[usage.Provider]usage.Quota {
+	out := make(map[usage.Provider]usage.Quota, len(sampleQuotas))
+	for p, n := range sampleQuotas {
+		out[p] = usage.Quota{Limit: n, Period: usage.PerMonth, AnchorDay: 1}
+	}
+	return out
 }
 
 func run(ctx context.Context, out io.Writer, c config) error {
@@ -102,6 +117,15 @@ func run(ctx context.Context, out io.Writer, c config) error {
 	var simulated atomic.Int64
 	clock := func() time.Time { return time.Unix(0, simulated.Load()).UTC() }
 	tracker := usage.NewTracker(rdb, usage.WithClock(clock))
+	// The guard refuses a call once its provider's quota is spent; alerts
+	// fire once per threshold. A real service reports them; here they are
+	// kept to print.
+	alerts := &alertLog{}
+	guard, err := usage.NewGuard(tracker, monthly(), usage.WithAlert(alerts.add))
+	if err != nil {
+		return err
+	}
+	defer guard.Close(ctx)
 	if pool != nil {
 		opts := []sourcestatus.Option{sourcestatus.WithTable(c.table), sourcestatus.WithClock(clock)}
 		if statuses, err = sourcestatus.NewUpdater(pool, opts...); err != nil {
@@ -112,8 +136,10 @@ func run(ctx context.Context, out io.Writer, c config) error {
 		}
 	}
 
-	// One client for all outgoing calls; ByHost counts each provider's 2xx.
-	client := &http.Client{Transport: providers.ByHost(fakes.Transport(), tracker, providers.DefaultHosts())}
+	// One client for all outgoing calls; ByHost counts each provider's 2xx,
+	// and asks the guard before sending.
+	refused := &refusals{}
+	client := &http.Client{Transport: refused.count(providers.ByHost(fakes.Transport(), tracker, providers.DefaultHosts(), providers.WithGuard(guard)))}
 	// A circuit that opens stays open for the next three prospects.
 	enricher := &enrich.Enricher{Client: client, Scheme: "http", Cooldown: 3 * time.Minute, Now: clock}
 
@@ -134,6 +160,13 @@ func run(ctx context.Context, out io.Writer, c config) error {
 		for i, p := range batch {
 			// The day's last prospect is enriched at the day's time of now.
 			simulated.Store(day.Add(time.Duration(i+1-len(batch)) * time.Minute).UnixNano())
+			if i == 0 {
+				// The simulated clock jumps a day; a real service's guard
+				// follows the clock with its background refresh.
+				if err := guard.Refresh(ctx); err != nil {
+					return err
+				}
+			}
 			if statuses != nil {
 				if err := statuses.Init(ctx, p.ID, enrich.Sources...); err != nil {
 					return err
@@ -166,11 +199,75 @@ func run(ctx context.Context, out io.Writer, c config) error {
 	if err := printQuotaBurn(ctx, out, r, now); err != nil {
 		return err
 	}
+	if err := guard.Refresh(ctx); err != nil { // the last alerts, if the background refresh has not seen them yet
+		return err
+	}
+	printGuard(out, refused, alerts)
 	if feed == nil {
 		printStatusJSON(out, sample)
 		return nil
 	}
 	return printErrorFeed(ctx, out, feed, c.table, now)
+}
+
+// refusals counts, by provider, the calls the guard refused.
+type refusals struct {
+	mu sync.Mutex
+	n  map[usage.Provider]int
+}
+
+// count returns next, counting the *usage.QuotaError it returns.
+func (r *refusals) count(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := next.RoundTrip(req)
+		if spent := (*usage.QuotaError)(nil); errors.As(err, &spent) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.n == nil {
+				r.n = map[usage.Provider]int{}
+			}
+			r.n[spent.Provider]++
+		}
+		return resp, err
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// alertLog keeps the alerts that fired.
+type alertLog struct {
+	mu     sync.Mutex
+	alerts []usage.Alert
+}
+
+func (l *alertLog) add(a usage.Alert) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.alerts = append(l.alerts, a)
+}
+
+// printGuard prints what the budget guard refused and the alerts that fired,
+// each once, in provider order.
+func printGuard(out io.Writer, refused *refusals, alerts *alertLog) {
+	fmt.Fprintln(out, "Budget guard and alerts (80 % and 100 % of each quota, once per month across every process)")
+	alerts.mu.Lock()
+	defer alerts.mu.Unlock()
+	slices.SortFunc(alerts.alerts, func(a, b usage.Alert) int {
+		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Threshold, b.Threshold))
+	})
+	for _, a := range alerts.alerts {
+		fmt.Fprintf(out, "  alert: %-10s passed %3.0f%% of its %d calls a month\n", a.Provider, a.Threshold*100, a.Quota.Limit)
+	}
+	refused.mu.Lock()
+	defer refused.mu.Unlock()
+	for _, p := range enrich.Providers {
+		if n := refused.n[p]; n > 0 {
+			fmt.Fprintf(out, "  refused: %d %s calls, never sent: the month's %d were used\n", n, p, sampleQuotas[p])
+		}
+	}
+	fmt.Fprintln(out)
 }
 
 func hostList() []string {
