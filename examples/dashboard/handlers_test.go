@@ -38,6 +38,7 @@ func newServer(t *testing.T) *server {
 	return &server{
 		usage:  usage.NewReader(rdb, usage.WithClock(clock)),
 		quotas: map[usage.Provider]usage.Quota{usage.Exa: {Limit: 40, Period: usage.PerDay}},
+		table:  sourcestatus.DefaultTable,
 		now:    clock,
 	}
 }
@@ -222,7 +223,6 @@ func TestMissingTable(t *testing.T) {
 	if s.statuses, err = sourcestatus.NewReader(testsupport.Postgres(t)); err != nil {
 		t.Fatal(err)
 	}
-	s.table = "prospects"
 	h := s.routes()
 	for _, url := range []string{"/api/pipeline", "/api/errors"} {
 		if rec := get(t, h, url); rec.Code != http.StatusBadGateway || !strings.Contains(rec.Body.String(), "examples/pipeline") {
@@ -271,7 +271,7 @@ func TestPageWithStatuses(t *testing.T) {
 	h := statusServer(t).routes()
 	body := get(t, h, "/").Body.String()
 	for _, want := range []string{
-		`<li class="warn"><a href="#errors"><strong>2 failed source calls</strong> in the last 24 h`,
+		`<li class="warn"><a href="#errors"><strong>2 sources failed</strong> in the last 24 h`,
 		`<h3>sec</h3><span class="muted">3 outcomes</span>`,
 		`<li class="st-failed"><i></i>failed <b>1</b></li>`,
 		`<time datetime="2026-11-26T09:00:00Z" title="2026-11-26 09:00:00 UTC">3 h ago</time>`,
@@ -299,5 +299,5 @@ func sampleServer(t *testing.T) (*server, *redis.Client) {
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return now }
-	return &server{usage: usage.NewReader(rdb, usage.WithClock(clock)), quotas: sampleQuotas, table: "prospects", now: clock}, rdb
+	return &server{usage: usage.NewReader(rdb, usage.WithClock(clock)), quotas: sampleQuotas, table: sourcestatus.DefaultTable, now: clock}, rdb
 }

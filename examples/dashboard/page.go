@@ -173,7 +173,7 @@ func (s *server) pageView(ctx context.Context, win window) pageView {
 		}
 		if v.Failed > 0 {
 			v.Attention = append(v.Attention, attention{"warn", "errors",
-				fmt.Sprintf("%s failed source calls", commas(v.Failed)), win.Phrase() + "; the newest are in the Error Feed."})
+				fmt.Sprintf("%s sources failed", commas(v.Failed)), win.Phrase() + "; the newest are in the Error Feed."})
 		}
 	}
 	if len(v.Attention) == 0 {
