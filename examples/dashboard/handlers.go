@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
@@ -17,13 +22,20 @@ import (
 type server struct {
 	usage    *usage.Reader
 	statuses *sourcestatus.Reader // nil without PostgreSQL
+	table    string               // the statuses' table, for messages
 	quotas   map[usage.Provider]usage.Quota
 	now      func() time.Time
+}
+
+// tokenCounters are the counters of Claude's tokens, shown beside the calls.
+var tokenCounters = []usage.Provider{
+	usage.ClaudeInputTokens, usage.ClaudeOutputTokens, usage.ClaudeCacheReadTokens, usage.ClaudeCacheWriteTokens,
 }
 
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/quota", s.quota)
+	mux.HandleFunc("GET /api/pipeline", s.pipeline)
 	mux.HandleFunc("GET /api/errors", s.errors)
 	mux.HandleFunc("GET /{$}", s.page)
 	return mux
@@ -32,14 +44,17 @@ func (s *server) routes() http.Handler {
 // quotaCard is the JSON of GET /api/quota, shaped for the API Quota Burn card.
 type quotaCard struct {
 	Days      int             `json:"days"`
-	Providers []providerUsage `json:"providers"`
+	Providers []providerUsage `json:"providers"` // calls, in enrich.Providers order
+	Tokens    []providerUsage `json:"tokens"`    // Claude's token counters
 }
 
 type providerUsage struct {
 	Provider string     `json:"provider"`
+	Unit     string     `json:"unit"` // "calls" or "tokens"
 	Today    int64      `json:"today"`
-	Daily    []dayCount `json:"daily"` // oldest first
+	Daily    []dayCount `json:"daily"` // oldest first, today last
 	Burn     *burn      `json:"burn,omitempty"`
+	Reported *reported  `json:"reported,omitempty"`
 }
 
 type dayCount struct {
@@ -52,10 +67,39 @@ type burn struct {
 	Limit        int64      `json:"limit"`
 	Used         int64      `json:"used"`
 	Remaining    int64      `json:"remaining"`
+	Over         int64      `json:"over"` // how far past the limit
 	PeriodStart  time.Time  `json:"periodStart"`
 	PeriodEnd    time.Time  `json:"periodEnd"`
 	DailyAverage float64    `json:"dailyAverage"`
 	ExhaustsAt   *time.Time `json:"exhaustsAt"` // null when it will not run out this period
+	State        string     `json:"state"`      // see burnState
+}
+
+// The states of a quota, from worst to best.
+const (
+	stateOver    = "over"     // used past the limit
+	stateUsedUp  = "used_up"  // nothing left, not past it
+	stateRunsOut = "runs_out" // at the average burn it runs out before the period ends
+	stateOK      = "ok"
+)
+
+func burnState(b usage.BurnReport) string {
+	switch {
+	case b.Over > 0:
+		return stateOver
+	case b.Remaining == 0:
+		return stateUsedUp
+	case !b.Exhausts.IsZero():
+		return stateRunsOut
+	}
+	return stateOK
+}
+
+// reported is what the provider itself last said of its quota.
+type reported struct {
+	At     time.Time         `json:"at"`
+	Status int               `json:"status"`
+	Values map[string]string `json:"values"` // lower-case header names
 }
 
 // quota serves GET /api/quota?days=N (1 to 90, default 7).
@@ -65,7 +109,7 @@ func (s *server) quota(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	card, err := s.quotaCard(r, days)
+	card, err := s.quotaCard(r.Context(), days)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, err)
 		return
@@ -73,32 +117,158 @@ func (s *server) quota(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, card)
 }
 
-func (s *server) quotaCard(r *http.Request, days int) (quotaCard, error) {
-	now := s.now()
-	card := quotaCard{Days: days}
+func (s *server) quotaCard(ctx context.Context, days int) (quotaCard, error) {
+	card := quotaCard{Days: days, Providers: []providerUsage{}, Tokens: []providerUsage{}}
 	for _, p := range enrich.Providers {
-		counts, err := s.usage.Daily(r.Context(), p, now.AddDate(0, 0, 1-days), now)
+		u, err := s.counter(ctx, p, "calls", days)
 		if err != nil {
 			return card, err
 		}
-		u := providerUsage{Provider: string(p), Today: counts[len(counts)-1].Count}
-		for _, d := range counts {
-			u.Daily = append(u.Daily, dayCount{Day: d.Day.Format("2006-01-02"), Count: d.Count})
+		rep, err := s.usage.Reported(ctx, p)
+		if err != nil {
+			return card, err
 		}
-		if q, ok := s.quotas[p]; ok {
-			b, err := s.usage.Burn(r.Context(), p, q)
-			if err != nil {
-				return card, err
-			}
-			u.Burn = &burn{
-				Period: q.Period.String(), Limit: q.Limit, Used: b.Used, Remaining: b.Remaining,
-				PeriodStart: b.PeriodStart, PeriodEnd: b.PeriodEnd, DailyAverage: b.DailyAverage,
-			}
-			if !b.Exhausts.IsZero() {
-				u.Burn.ExhaustsAt = &b.Exhausts
-			}
+		if !rep.At.IsZero() {
+			u.Reported = &reported{At: rep.At.UTC(), Status: rep.Status, Values: rep.Values}
 		}
 		card.Providers = append(card.Providers, u)
+	}
+	for _, p := range tokenCounters {
+		u, err := s.counter(ctx, p, "tokens", days)
+		if err != nil {
+			return card, err
+		}
+		card.Tokens = append(card.Tokens, u)
+	}
+	return card, nil
+}
+
+// counter reads one counter's last days and, when it has a quota, its burn.
+func (s *server) counter(ctx context.Context, p usage.Provider, unit string, days int) (providerUsage, error) {
+	now := s.now()
+	counts, err := s.usage.Daily(ctx, p, now.AddDate(0, 0, 1-days), now)
+	if err != nil {
+		return providerUsage{}, err
+	}
+	u := providerUsage{Provider: string(p), Unit: unit, Today: counts[len(counts)-1].Count}
+	for _, d := range counts {
+		u.Daily = append(u.Daily, dayCount{Day: d.Day.Format(time.DateOnly), Count: d.Count})
+	}
+	q, ok := s.quotas[p]
+	if !ok {
+		return u, nil
+	}
+	b, err := s.usage.Burn(ctx, p, q)
+	if err != nil {
+		return u, err
+	}
+	u.Burn = &burn{
+		Period: q.Period.String(), Limit: q.Limit, Used: b.Used, Remaining: b.Remaining, Over: b.Over,
+		PeriodStart: b.PeriodStart, PeriodEnd: b.PeriodEnd, DailyAverage: b.DailyAverage, State: burnState(b),
+	}
+	if !b.Exhausts.IsZero() {
+		u.Burn.ExhaustsAt = &b.Exhausts
+	}
+	return u, nil
+}
+
+// A window is a span of recent time the Enrichment Pipeline card counts.
+type window struct {
+	Name  string        // the query parameter's value
+	Label string        // for people: "24 h"
+	Span  time.Duration // zero for all time
+}
+
+var windows = []window{
+	{"1h", "1 h", time.Hour},
+	{"24h", "24 h", 24 * time.Hour},
+	{"7d", "7 days", 7 * 24 * time.Hour},
+	{"30d", "30 days", 30 * 24 * time.Hour},
+	{"all", "all time", 0},
+}
+
+// windowParam reads the query parameter window, 24h by default.
+func windowParam(r *http.Request) (window, error) {
+	v := r.URL.Query().Get("window")
+	if v == "" {
+		v = "24h"
+	}
+	i := slices.IndexFunc(windows, func(w window) bool { return w.Name == v })
+	if i < 0 {
+		names := make([]string, len(windows))
+		for i, w := range windows {
+			names[i] = w.Name
+		}
+		return window{}, fmt.Errorf("window %q is not one of %s", v, strings.Join(names, ", "))
+	}
+	return windows[i], nil
+}
+
+// Phrase says the window in a sentence: "in the last 24 h".
+func (w window) Phrase() string {
+	if w.Span == 0 {
+		return "at any time"
+	}
+	return "in the last " + w.Label
+}
+
+// since returns the start of w before now; the zero time for all time.
+func (w window) since(now time.Time) time.Time {
+	if w.Span == 0 {
+		return time.Time{}
+	}
+	return now.Add(-w.Span).UTC()
+}
+
+// pipelineCard is the JSON of GET /api/pipeline, for the Enrichment
+// Pipeline card.
+type pipelineCard struct {
+	Window  string         `json:"window"`
+	Since   *time.Time     `json:"since"` // null for all time, legacy entries included
+	Sources []sourceCounts `json:"sources"`
+}
+
+type sourceCounts struct {
+	Source string           `json:"source"`
+	Total  int64            `json:"total"`
+	Counts map[string]int64 `json:"counts"` // by status
+}
+
+// pipeline serves GET /api/pipeline?window=24h (1h, 24h, 7d, 30d or all).
+func (s *server) pipeline(w http.ResponseWriter, r *http.Request) {
+	win, err := windowParam(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	if s.statuses == nil {
+		writeError(w, http.StatusServiceUnavailable, errNoPostgres)
+		return
+	}
+	card, err := s.pipelineCard(r.Context(), win)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, s.explain(err))
+		return
+	}
+	writeJSON(w, card)
+}
+
+func (s *server) pipelineCard(ctx context.Context, win window) (pipelineCard, error) {
+	card := pipelineCard{Window: win.Name, Sources: []sourceCounts{}}
+	since := win.since(s.now())
+	if !since.IsZero() {
+		card.Since = &since
+	}
+	sums, err := s.statuses.Summary(ctx, since)
+	if err != nil {
+		return card, err
+	}
+	for _, sum := range sums {
+		c := sourceCounts{Source: sum.Source, Total: sum.Total, Counts: map[string]int64{}}
+		for st, n := range sum.Counts {
+			c.Counts[string(st)] = n
+		}
+		card.Sources = append(card.Sources, c)
 	}
 	return card, nil
 }
@@ -132,15 +302,23 @@ func (s *server) errors(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.statuses == nil {
-		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("no PostgreSQL configured: start the dashboard with -postgres"))
+		writeError(w, http.StatusServiceUnavailable, errNoPostgres)
 		return
 	}
-	failures, err := s.statuses.Failures(r.Context(), since, limit)
+	feed, err := s.errorFeed(r.Context(), since, limit)
 	if err != nil {
-		writeError(w, http.StatusBadGateway, err)
+		writeError(w, http.StatusBadGateway, s.explain(err))
 		return
 	}
+	writeJSON(w, feed)
+}
+
+func (s *server) errorFeed(ctx context.Context, since time.Time, limit int) (errorFeed, error) {
 	feed := errorFeed{Since: since.UTC(), Errors: []errorFeedRow{}}
+	failures, err := s.statuses.Failures(ctx, since, limit)
+	if err != nil {
+		return feed, err
+	}
 	for _, f := range failures {
 		row := errorFeedRow{ProspectID: f.ProspectID, Source: f.Source, Error: f.Error}
 		if !f.At.IsZero() {
@@ -148,53 +326,20 @@ func (s *server) errors(w http.ResponseWriter, r *http.Request) {
 		}
 		feed.Errors = append(feed.Errors, row)
 	}
-	writeJSON(w, feed)
+	return feed, nil
 }
 
-// page serves the HTML page: per provider, the daily counts as SVG bars.
-func (s *server) page(w http.ResponseWriter, r *http.Request) {
-	card, err := s.quotaCard(r, 14)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
+var errNoPostgres = errors.New("no PostgreSQL configured: start the dashboard with -postgres URL")
+
+// explain adds what to do to a status read that failed because the table
+// is missing.
+func (s *server) explain(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return fmt.Errorf("table %q does not exist: fill it with examples/pipeline, or name yours with -table (%w)", s.table, err)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pageTemplate.Execute(w, card); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-	}
+	return err
 }
-
-const barWidth, chartHeight = 18, 80
-
-var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"bars": func(days []dayCount) []map[string]any {
-		var top int64 = 1
-		for _, d := range days {
-			top = max(top, d.Count)
-		}
-		out := make([]map[string]any, len(days))
-		for i, d := range days {
-			h := int(d.Count * chartHeight / top)
-			out[i] = map[string]any{"X": i * (barWidth + 4), "Y": chartHeight - h, "H": h, "W": barWidth, "Day": d.Day, "Count": d.Count}
-		}
-		return out
-	},
-	"width":  func(days []dayCount) int { return len(days) * (barWidth + 4) },
-	"height": func() int { return chartHeight },
-}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>API Quota Burn</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;color:#222}section{margin-bottom:1.5em}h2{font-size:15px;margin:.2em 0}rect{fill:#4a7bd0}small{color:#666}</style>
-</head><body>
-<h1>API Quota Burn</h1>
-<p><small>Successful calls per UTC day, last {{.Days}} days. JSON: <a href="/api/quota">/api/quota</a>, <a href="/api/errors">/api/errors</a>.</small></p>
-{{range .Providers}}<section>
-<h2>{{.Provider}}: {{.Today}} today{{with .Burn}}, {{.Used}} of {{.Limit}} this {{.Period}}{{end}}</h2>
-<svg width="{{width .Daily}}" height="{{height}}" role="img" aria-label="{{.Provider}} daily calls">
-{{range bars .Daily}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Day}}: {{.Count}}</title></rect>
-{{end}}</svg>
-</section>
-{{end}}</body></html>
-`))
 
 // intParam reads an integer query parameter within [lo, hi].
 func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ func newServer(t *testing.T) *server {
 	return &server{
 		usage:  usage.NewReader(rdb, usage.WithClock(clock)),
 		quotas: map[usage.Provider]usage.Quota{usage.Exa: {Limit: 40, Period: usage.PerDay}},
+		table:  sourcestatus.DefaultTable,
 		now:    clock,
 	}
 }
@@ -57,7 +59,7 @@ func TestQuota(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &card); err != nil {
 		t.Fatal(err)
 	}
-	if card.Days != 3 || len(card.Providers) != 5 {
+	if card.Days != 3 || len(card.Providers) != 5 || len(card.Tokens) != 4 || card.Tokens[0].Unit != "tokens" {
 		t.Fatalf("card = %+v", card)
 	}
 	exa := card.Providers[2]
@@ -67,12 +69,45 @@ func TestQuota(t *testing.T) {
 	}
 	// 60 calls in the 2.5 days since the first of them: 24 a day, so the 10
 	// left of 40 go by 12:00 + 10/24 days = 22:00 today.
-	if b := exa.Burn; b == nil || b.Used != 30 || b.Remaining != 10 || b.Period != "day" ||
+	if b := exa.Burn; b == nil || b.Used != 30 || b.Remaining != 10 || b.Over != 0 || b.Period != "day" || b.State != "runs_out" ||
 		b.ExhaustsAt == nil || !b.ExhaustsAt.Equal(time.Date(2026, 11, 26, 22, 0, 0, 0, time.UTC)) {
 		t.Errorf("exa burn = %+v", exa.Burn)
 	}
-	if apollo := card.Providers[0]; apollo.Today != 5 || apollo.Burn != nil {
+	if apollo := card.Providers[0]; apollo.Today != 5 || apollo.Unit != "calls" || apollo.Burn != nil || apollo.Reported != nil {
 		t.Errorf("apollo = %+v", apollo)
+	}
+}
+
+func TestBurnState(t *testing.T) {
+	cases := []struct {
+		b    usage.BurnReport
+		want string
+	}{
+		{usage.BurnReport{Used: 2279, Over: 279, Exhausts: now}, "over"},
+		{usage.BurnReport{Used: 2000, Exhausts: now}, "used_up"},
+		{usage.BurnReport{Used: 1500, Remaining: 500, Exhausts: now.Add(time.Hour)}, "runs_out"},
+		{usage.BurnReport{Used: 10, Remaining: 1990}, "ok"},
+	}
+	for _, c := range cases {
+		if got := burnState(c.b); got != c.want {
+			t.Errorf("burnState(%+v) = %q, want %q", c.b, got, c.want)
+		}
+	}
+}
+
+func TestQuotaReported(t *testing.T) {
+	s, _ := sampleServer(t)
+	var card quotaCard
+	rec := get(t, s.routes(), "/api/quota")
+	if err := json.Unmarshal(rec.Body.Bytes(), &card); rec.Code != 200 || err != nil {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	r := card.Providers[0].Reported
+	if r == nil || r.Values["x-24-hour-requests-left"] != "412" || r.Status != 200 || !r.At.Equal(now.Add(-4*time.Minute)) {
+		t.Errorf("apollo reported = %+v", r)
+	}
+	if co := card.Providers[1].Burn; co == nil || co.Used != 2279 || co.Over != 279 || co.State != "over" {
+		t.Errorf("contactout burn = %+v", co)
 	}
 }
 
@@ -82,6 +117,7 @@ func TestBadParametersGet400(t *testing.T) {
 		"/api/quota?days=0", "/api/quota?days=91", "/api/quota?days=seven",
 		"/api/errors?limit=0", "/api/errors?limit=1001", "/api/errors?limit=x",
 		"/api/errors?since=yesterday", "/api/errors?since=2026-11-26",
+		"/api/pipeline?window=2d", "/api/pipeline?window=24", "/api/pipeline?window=ALL",
 	} {
 		rec := get(t, h, url)
 		var body map[string]string
@@ -91,22 +127,28 @@ func TestBadParametersGet400(t *testing.T) {
 	}
 }
 
-func TestErrorsWithoutPostgres(t *testing.T) {
-	rec := get(t, newServer(t).routes(), "/api/errors")
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "-postgres") {
-		t.Errorf("%d %s, want 503 saying how to configure it", rec.Code, rec.Body)
+func TestStatusesWithoutPostgres(t *testing.T) {
+	for _, url := range []string{"/api/errors", "/api/pipeline"} {
+		rec := get(t, newServer(t).routes(), url)
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "-postgres") {
+			t.Errorf("%s: %d %s, want 503 saying how to configure it", url, rec.Code, rec.Body)
+		}
 	}
 }
 
-func TestErrors(t *testing.T) {
+// statusServer returns newServer reading statuses from a table of three
+// prospects in PostgreSQL: failures at 03:15 and 09:00 today and on Nov 20,
+// one legacy failure, two completes and a skip.
+func statusServer(t *testing.T) *server {
+	t.Helper()
 	pool := testsupport.Postgres(t)
 	ctx := context.Background()
 	for _, sql := range []string{
 		`CREATE TABLE prospects (id text PRIMARY KEY, enrichment_source_status jsonb)`,
 		`INSERT INTO prospects VALUES
-		 ('a', '{"exa": {"status": "failed", "error": "HTTP 429", "at": "2026-11-26T03:15:03.123Z"}}'),
+		 ('a', '{"exa": {"status": "failed", "error": "HTTP 429", "at": "2026-11-26T03:15:03.123Z"}, "sec": {"status": "complete", "at": "2026-11-26T03:15:00.000Z"}}'),
 		 ('b', '{"sec": {"status": "failed", "error": "HTTP 500", "at": "2026-11-26T09:00:00.000Z"}, "exa": "failed"}'),
-		 ('c', '{"claude": {"status": "failed", "error": "old", "at": "2026-11-20T00:00:00.000Z"}}')`,
+		 ('c', '{"claude": {"status": "failed", "error": "old", "at": "2026-11-20T00:00:00.000Z"}, "sec": {"status": "skipped", "at": "2026-11-26T10:00:00.000Z"}, "exa": "complete"}')`,
 	} {
 		if _, err := pool.Exec(ctx, sql); err != nil {
 			t.Fatal(err)
@@ -117,47 +159,145 @@ func TestErrors(t *testing.T) {
 	if s.statuses, err = sourcestatus.NewReader(pool); err != nil {
 		t.Fatal(err)
 	}
-	h := s.routes()
+	return s
+}
 
-	var feed errorFeed
-	rec := get(t, h, "/api/errors") // the last 24 hours
-	if err := json.Unmarshal(rec.Body.Bytes(), &feed); rec.Code != 200 || err != nil {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
+// getJSON gets url from h and decodes its 200 answer into v.
+func getJSON(t *testing.T, h http.Handler, url string, v any) {
+	t.Helper()
+	rec := get(t, h, url)
+	if err := json.Unmarshal(rec.Body.Bytes(), v); rec.Code != 200 || err != nil {
+		t.Fatalf("%s: %d %s", url, rec.Code, rec.Body)
 	}
+}
+
+func TestErrors(t *testing.T) {
+	h := statusServer(t).routes()
+	var feed errorFeed
+	getJSON(t, h, "/api/errors", &feed) // the last 24 hours
 	if len(feed.Errors) != 2 || feed.Errors[0].ProspectID != "b" || feed.Errors[0].Error != "HTTP 500" || feed.Errors[1].Source != "exa" {
 		t.Errorf("feed = %+v", feed)
 	}
-	rec = get(t, h, "/api/errors?since=2026-11-01T00:00:00Z&limit=3")
-	if err := json.Unmarshal(rec.Body.Bytes(), &feed); rec.Code != 200 || err != nil {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
-	}
+	getJSON(t, h, "/api/errors?since=2026-11-01T00:00:00Z&limit=3", &feed)
 	if len(feed.Errors) != 3 || feed.Errors[2].Error != "old" {
 		t.Errorf("feed since Nov 1 = %+v", feed)
 	}
 }
 
-func TestPage(t *testing.T) {
-	rec := get(t, newServer(t).routes(), "/")
-	body := rec.Body.String()
-	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
-		t.Fatalf("%d %s", rec.Code, rec.Header())
+func TestPipeline(t *testing.T) {
+	h := statusServer(t).routes()
+	cases := []struct {
+		url   string
+		since string // RFC 3339, empty for null
+		want  []sourceCounts
+	}{
+		{"/api/pipeline", "2026-11-25T12:00:00Z", []sourceCounts{
+			{Source: "exa", Total: 1, Counts: map[string]int64{"failed": 1}},
+			{Source: "sec", Total: 3, Counts: map[string]int64{"complete": 1, "failed": 1, "skipped": 1}},
+		}},
+		{"/api/pipeline?window=1h", "2026-11-26T11:00:00Z", []sourceCounts{}},
+		{"/api/pipeline?window=all", "", []sourceCounts{ // legacy entries too
+			{Source: "claude", Total: 1, Counts: map[string]int64{"failed": 1}},
+			{Source: "exa", Total: 3, Counts: map[string]int64{"complete": 1, "failed": 2}},
+			{Source: "sec", Total: 3, Counts: map[string]int64{"complete": 1, "failed": 1, "skipped": 1}},
+		}},
 	}
-	if n := strings.Count(body, "<svg"); n != 5 {
-		t.Errorf("%d charts, want 5", n)
-	}
-	// exa's tallest bar (30 today) fills the chart; its day before, 20, two thirds.
-	if !strings.Contains(body, `height="80"><title>2026-11-26: 30</title>`) || !strings.Contains(body, `height="53"><title>2026-11-25: 20</title>`) {
-		t.Errorf("bars are not drawn to scale:\n%s", body)
-	}
-	if rec := get(t, newServer(t).routes(), "/nope"); rec.Code != http.StatusNotFound {
-		t.Errorf("/nope: %d, want 404", rec.Code)
+	for _, c := range cases {
+		var card pipelineCard
+		getJSON(t, h, c.url, &card)
+		since := ""
+		if card.Since != nil {
+			since = card.Since.Format(time.RFC3339)
+		}
+		if since != c.since || !reflect.DeepEqual(card.Sources, c.want) {
+			t.Errorf("%s = since %q, %+v; want since %q, %+v", c.url, since, card.Sources, c.since, c.want)
+		}
 	}
 }
 
-func TestSampleWeek(t *testing.T) {
-	mr := miniredis.RunT(t)
-	seedSampleWeek(mr, now)
-	if v, err := mr.Get(usage.Key(usage.Claude, now.AddDate(0, 0, -13))); err != nil || v == "" {
-		t.Errorf("sample week lacks claude 13 days ago: %q, %v", v, err)
+// TestMissingTable shows that a status table that does not exist is
+// explained, with what to do, in the JSON and on the page.
+func TestMissingTable(t *testing.T) {
+	s := newServer(t)
+	var err error
+	if s.statuses, err = sourcestatus.NewReader(testsupport.Postgres(t)); err != nil {
+		t.Fatal(err)
 	}
+	h := s.routes()
+	for _, url := range []string{"/api/pipeline", "/api/errors"} {
+		if rec := get(t, h, url); rec.Code != http.StatusBadGateway || !strings.Contains(rec.Body.String(), "examples/pipeline") {
+			t.Errorf("%s: %d %s, want 502 saying how to fill the table", url, rec.Code, rec.Body)
+		}
+	}
+	if rec := get(t, h, "/"); rec.Code != 200 || strings.Count(rec.Body.String(), "does not exist: fill it with examples/pipeline") != 2 {
+		t.Errorf("the page does not explain the missing table in both cards:\n%s", rec.Body)
+	}
+}
+
+func TestPage(t *testing.T) {
+	s, _ := sampleServer(t)
+	h := s.routes()
+	rec := get(t, h, "/")
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") || rec.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("%d %s", rec.Code, rec.Header())
+	}
+	for _, want := range []string{
+		"<title>Enrichment health</title>",
+		`<li class="bad"><a href="#row-contactout"><strong>ContactOut over quota by 279:</strong> 2,279 of 2,000 calls this month (114 %).</a></li>`,
+		`<li class="warn"><a href="#row-claude_input_tokens"><strong>Claude input tokens runs out Nov 30 at this rate:</strong>`,
+		`<article class="row s-over" id="row-contactout">`,
+		"Apollo itself reports:</span> 412 requests left in 24 h · 48 requests left this minute",
+		"every provider on one scale (0 to 800 calls a day)",
+		"-postgres",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	if n := strings.Count(body, "<svg"); n != 9 {
+		t.Errorf("%d charts, want 9: 5 providers and 4 token counters", n)
+	}
+	for url, code := range map[string]int{"/?window=7d": 200, "/?window=2d": 400, "/nope": 404} {
+		if rec := get(t, h, url); rec.Code != code {
+			t.Errorf("%s: %d, want %d", url, rec.Code, code)
+		}
+	}
+}
+
+// TestPageWithStatuses shows the statuses' cards on the page, in the chosen
+// window.
+func TestPageWithStatuses(t *testing.T) {
+	h := statusServer(t).routes()
+	body := get(t, h, "/").Body.String()
+	for _, want := range []string{
+		`<li class="warn"><a href="#errors"><strong>2 sources failed</strong> in the last 24 h`,
+		`<h3>sec</h3><span class="muted">3 outcomes</span>`,
+		`<li class="st-failed"><i></i>failed <b>1</b></li>`,
+		`<time datetime="2026-11-26T09:00:00Z" title="2026-11-26 09:00:00 UTC">3 h ago</time>`,
+		`<a href="?window=24h" aria-current="true">24 h</a>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	body = get(t, h, "/?window=all").Body.String()
+	for _, want := range []string{">old</p>", `title="written by an older version, without a time">time unknown</time>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page of all time lacks %s", want)
+		}
+	}
+}
+
+// sampleServer returns the dashboard over a miniredis holding the sample
+// month up to now, and a client of that miniredis.
+func sampleServer(t *testing.T) (*server, *redis.Client) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := seedSample(context.Background(), rdb, now); err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return now }
+	return &server{usage: usage.NewReader(rdb, usage.WithClock(clock)), quotas: sampleQuotas, table: sourcestatus.DefaultTable, now: clock}, rdb
 }

@@ -1,15 +1,53 @@
-// Command dashboard serves the health dashboard's data as JSON, shaped for its
-// cards, and one small HTML page that draws each provider's daily calls as
-// inline SVG bars:
+// Command dashboard is the platform health page that enrichmeter's data is
+// captured for, one server-rendered HTML page (inline SVG, no JavaScript
+// framework; it reloads its cards every 30 seconds) with three cards:
 //
-//	GET /api/quota?days=7                         API Quota Burn: daily counts and burn per provider
-//	GET /api/errors?since=2026-11-26T00:00:00Z&limit=50   Error Feed: failed sources, newest first
-//	GET /                                         the page
+//   - API Quota Burn: a row per provider and per Claude token counter with
+//     its use of the current period against the plan's limit, what remains,
+//     the average daily burn, the projected run-out date and, when known,
+//     what the provider itself reports as left. Rows over their quota or set
+//     to run out this period are marked in colour and in words, and listed
+//     at the top of the page. Each row has a 30-day chart; the providers'
+//     charts share one scale, the token counters' another.
+//   - Enrichment Pipeline: per source, its prospects' last outcomes by status,
+//     over a window chosen on the page (1 h, 24 h by default, 7 days, 30 days
+//     or all time).
+//   - Error Feed: the newest failed sources in that window, with prospect,
+//     stored (safe) message and time.
 //
-//	go run ./examples/dashboard [-addr 127.0.0.1:8080] [-redis host:port] [-postgres URL]
+// Run it with no servers at all:
 //
-// Without -redis it serves an in-process miniredis filled with a sample
-// week, so the page has something to draw.
+//	go run ./examples/dashboard [-addr 127.0.0.1:8080] [-redis redis://host:6379/0] [-postgres URL] [-table prospects]
+//
+// Without -redis (or REDIS_URL) it serves an in-process Redis filled with a
+// month of sample counts: ContactOut over its quota, Claude's input tokens on
+// course to run out, and Apollo's own quota report. The two status cards need
+// PostgreSQL (-postgres or DATABASE_URL; `go run ./examples/pipeline
+// -postgres URL` fills its table); without it they say how to turn them on.
+//
+// The JSON behind the cards; a bad parameter gets 400 and {"error": "..."}:
+//
+//	GET /api/quota?days=7       days 1 to 90 (default 7)
+//	  {"days": 7,
+//	   "providers": [{"provider": "contactout", "unit": "calls", "today": 190,
+//	     "daily": [{"day": "2026-11-20", "count": 201}, ...],     oldest first
+//	     "burn": {"period": "month", "limit": 2000, "used": 2279, "remaining": 0,
+//	       "over": 279, "periodStart": "2026-11-15T00:00:00Z", "periodEnd": "2026-12-15T00:00:00Z",
+//	       "dailyAverage": 195.2, "exhaustsAt": "2026-11-26T12:00:00Z",   null: lasts the period
+//	       "state": "over"},                              over, used_up, runs_out or ok
+//	     "reported": {"at": "...", "status": 200,          the provider's own headers
+//	       "values": {"x-24-hour-requests-left": "412"}}}, ...],
+//	   "tokens": [{"provider": "claude_input_tokens", "unit": "tokens", ...}, ...]}
+//	                            burn and reported are left out when there are none
+//	GET /api/pipeline?window=24h   window 1h, 24h, 7d, 30d or all (default 24h)
+//	  {"window": "24h", "since": "2026-11-25T12:00:00Z",   null for all
+//	   "sources": [{"source": "exa", "total": 50, "counts": {"complete": 41, "failed": 9}}, ...]}
+//	GET /api/errors?since=2026-11-26T00:00:00Z&limit=50   since RFC 3339 (default 24 h ago), limit 1 to 1000
+//	  {"since": "...", "errors": [{"prospectId": "...", "source": "exa", "error": "HTTP 429",
+//	     "at": "2026-11-26T03:15:03.123Z"}, ...]}          newest first; at null for legacy entries
+//	GET /?window=24h            the page
+//
+// /api/pipeline and /api/errors answer 503 without PostgreSQL.
 package main
 
 import (
@@ -17,57 +55,58 @@ import (
 	"errors"
 	"flag"
 	"log"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
 
-// quotas are sample allowances; a real service reads its plans.
-var quotas = map[usage.Provider]usage.Quota{
-	usage.Apollo:     {Limit: 10_000, Period: usage.PerMonth, AnchorDay: 1},
-	usage.ContactOut: {Limit: 2_000, Period: usage.PerMonth, AnchorDay: 15},
-	usage.Exa:        {Limit: 1_000, Period: usage.PerDay},
-	usage.Claude:     {Limit: 50_000, Period: usage.PerMonth, AnchorDay: 1},
-}
-
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	redisAddr := flag.String("redis", os.Getenv("REDIS_ADDR"), "Redis address; empty serves a sample week from an in-process miniredis")
-	postgresURL := flag.String("postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the error feed; empty turns it off")
+	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:6379/0); empty serves a sample month from an in-process Redis")
+	postgresURL := flag.String("postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the status cards; empty turns them off")
+	table := flag.String("table", sourcestatus.DefaultTable, "table of the prospects' statuses")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	if *redisAddr == "" {
+	opts := &redis.Options{}
+	if *redisURL == "" {
 		mr, err := miniredis.Run()
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer mr.Close()
-		seedSampleWeek(mr, time.Now())
-		*redisAddr = mr.Addr()
+		opts.Addr = mr.Addr()
+	} else {
+		var err error
+		if opts, err = redis.ParseURL(*redisURL); err != nil {
+			log.Fatalf("-redis: %v (want redis://host:port/db)", err)
+		}
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	s := &server{usage: usage.NewReader(rdb), quotas: quotas, now: time.Now}
+	if *redisURL == "" {
+		if err := seedSample(ctx, rdb, time.Now()); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	s := &server{usage: usage.NewReader(rdb), quotas: sampleQuotas, table: *table, now: time.Now}
 	if *postgresURL != "" {
 		pool, err := pgxpool.New(ctx, *postgresURL)
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer pool.Close()
-		if s.statuses, err = sourcestatus.NewReader(pool); err != nil {
+		if s.statuses, err = sourcestatus.NewReader(pool, sourcestatus.WithTable(*table)); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -82,15 +121,5 @@ func main() {
 	log.Printf("dashboard on http://%s", *addr)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
-	}
-}
-
-// seedSampleWeek writes two weeks of made-up counts, as trackers would have.
-func seedSampleWeek(mr *miniredis.Miniredis, now time.Time) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, p := range enrich.Providers {
-		for d := range 14 {
-			_ = mr.Set(usage.Key(p, now.AddDate(0, 0, -d)), strconv.Itoa(50+rng.IntN(250)))
-		}
 	}
 }

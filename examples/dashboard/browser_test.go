@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
+	"github.com/enrichmeter/enrichmeter/sourcestatus"
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// envScreenshots names a folder to keep the browser test's screenshots in;
+// unset, they go to the test's temporary folder, which ends with it.
+const envScreenshots = "ENRICHMETER_SCREENSHOTS"
+
+// widths are the page widths the browser test checks: a phone and a desktop.
+var widths = []int64{375, 1440}
+
+// TestBrowser loads the dashboard, served over the sample month, in a
+// headless Chromium at a phone's and a desktop's width, and checks what a
+// person sees there: each row's figures are the ones in Redis, ContactOut is
+// marked over quota in words, nothing is wider than the screen, and the
+// console has no error. With PostgreSQL it also writes failures through
+// sourcestatus and finds them in the Error Feed, before and after the page
+// refreshes itself. It saves a full-page screenshot at each width, of all
+// three cards when it has PostgreSQL.
+func TestBrowser(t *testing.T) {
+	browser := startChromium(t)
+
+	t.Run("without PostgreSQL", func(t *testing.T) {
+		s, rdb := sampleServer(t)
+		site := httptest.NewServer(s.routes())
+		t.Cleanup(site.Close)
+		for _, width := range widths {
+			tab := openTab(t, browser, width, site.URL)
+			checkQuotaCard(t, tab, rdb)
+			for _, card := range []string{"#pipeline", "#errors"} {
+				if text := textOf(t, tab, card); !strings.Contains(text, "-postgres") {
+					t.Errorf("%s without PostgreSQL does not say how to turn it on:\n%s", card, text)
+				}
+			}
+			if os.Getenv(testsupport.EnvPostgres) == "" { // else the next subtest shoots all three cards
+				saveScreenshot(t, tab, fmt.Sprintf("dashboard-no-postgres-%d.png", width))
+			}
+		}
+	})
+
+	t.Run("with PostgreSQL", func(t *testing.T) {
+		pool := testsupport.Postgres(t)
+		ctx := context.Background()
+		prospects := enrich.Prospects(4)
+		if err := enrich.CreateTable(ctx, pool, sourcestatus.DefaultTable, prospects...); err != nil {
+			t.Fatal(err)
+		}
+		u, err := sourcestatus.NewUpdater(pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaky := &url.Error{Op: "Get", URL: "https://api.contactout.com/v1/people?api_key=s3cret", Err: errors.New("connection refused")}
+		for _, w := range []struct {
+			prospect int
+			source   string
+			p        sourcestatus.Payload
+		}{
+			{0, "exa", sourcestatus.FromHTTP(&http.Response{StatusCode: http.StatusTooManyRequests}, nil)},
+			{1, "contactout", sourcestatus.FromHTTP(nil, leaky)},
+			{0, "contactout", sourcestatus.Payload{Status: sourcestatus.Complete}},
+			{1, "exa", sourcestatus.Payload{Status: sourcestatus.Complete}},
+			{2, "sec", sourcestatus.Payload{Status: sourcestatus.Skipped, Error: "private company"}},
+			{3, "claude", sourcestatus.Payload{Status: sourcestatus.CircuitOpen, Error: "too many recent failures"}},
+		} {
+			w.p.At = now.Add(-3 * time.Minute)
+			if w.source == "contactout" && w.p.Status == sourcestatus.Failed {
+				w.p.At = now.Add(-2 * time.Hour)
+			}
+			if err := u.Update(ctx, prospects[w.prospect].ID, w.source, w.p); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		s, rdb := sampleServer(t)
+		if s.statuses, err = sourcestatus.NewReader(pool); err != nil {
+			t.Fatal(err)
+		}
+		site := httptest.NewServer(s.routes())
+		t.Cleanup(site.Close)
+		for i, width := range widths {
+			tab := openTab(t, browser, width, site.URL)
+			checkQuotaCard(t, tab, rdb)
+
+			feed := textOf(t, tab, "#errors")
+			for _, want := range []string{"exa", "HTTP 429", prospects[0].ID, "3 min ago", "contactout", "connection refused", "2 h ago"} {
+				if !strings.Contains(feed, want) {
+					t.Errorf("the Error Feed lacks %q:\n%s", want, feed)
+				}
+			}
+			if strings.Contains(feed, "s3cret") {
+				t.Errorf("the Error Feed shows a credential:\n%s", feed)
+			}
+			if title := attr(t, tab, "#errors li:last-child time", "title"); title != "2026-11-26 10:00:00 UTC" {
+				t.Errorf("the oldest failure's exact time on hover = %q, want 2026-11-26 10:00:00 UTC", title)
+			}
+			pipeline := textOf(t, tab, "#pipeline")
+			for _, want := range []string{"contactout", "failed 1", "complete 1", "sec", "skipped 1", "circuit open 1"} {
+				if !strings.Contains(pipeline, want) {
+					t.Errorf("the Enrichment Pipeline card lacks %q:\n%s", want, pipeline)
+				}
+			}
+
+			if i == 0 { // a new failure shows after the page refreshes itself
+				p := sourcestatus.Payload{Status: sourcestatus.Failed, Error: "HTTP 503", At: now.Add(-30 * time.Second)}
+				if err := u.Update(ctx, prospects[2].ID, "claude", p); err != nil {
+					t.Fatal(err)
+				}
+				ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](`refreshDashboard()`, chromedp.EvalAwaitPromise))
+				if err != nil || !ok {
+					t.Fatalf("refreshDashboard() = %v, %v", ok, err)
+				}
+				if feed := textOf(t, tab, "#errors"); !strings.Contains(feed, "HTTP 503") || !strings.Contains(feed, "just now") {
+					t.Errorf("after a refresh the Error Feed lacks the new failure:\n%s", feed)
+				}
+			}
+			saveScreenshot(t, tab, fmt.Sprintf("dashboard-%d.png", width))
+		}
+	})
+}
+
+// periodStarts are, at the tests' now, where each counter's figures in its
+// row begin: its quota's period, or the chart's 30 days without a quota.
+var periodStarts = map[usage.Provider]time.Time{
+	usage.Apollo: date(2026, 11, 1), usage.ContactOut: date(2026, 11, 15), usage.Exa: date(2026, 11, 26),
+	usage.EDGAR: date(2026, 10, 28), usage.Claude: date(2026, 11, 1),
+	usage.ClaudeInputTokens: date(2026, 11, 1), usage.ClaudeOutputTokens: date(2026, 11, 1),
+	usage.ClaudeCacheReadTokens: date(2026, 10, 28), usage.ClaudeCacheWriteTokens: date(2026, 10, 28),
+}
+
+func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// checkQuotaCard checks that each counter's row shows the sum of its keys in
+// rdb since its period began, against its limit, and that ContactOut's row
+// and the top of the page say in words that it is over its quota.
+func checkQuotaCard(t *testing.T, tab context.Context, rdb *redis.Client) {
+	t.Helper()
+	for p, from := range periodStarts {
+		var used int64
+		for d := from; !d.After(now); d = d.AddDate(0, 0, 1) {
+			n, err := rdb.Get(context.Background(), usage.Key(p, d)).Int64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			used += n
+		}
+		row := textOf(t, tab, "#row-"+string(p))
+		want := count(used)
+		if q, ok := sampleQuotas[p]; ok {
+			want += " of " + count(q.Limit)
+			if got := attr(t, tab, "#row-"+string(p)+" dd", "title"); got != commas(used) {
+				t.Errorf("%s: exact use on hover = %q, want %s", p, got, commas(used))
+			}
+		}
+		if !strings.Contains(row, want) {
+			t.Errorf("%s's row lacks %q, its use in Redis:\n%s", p, want, row)
+		}
+	}
+	if row := textOf(t, tab, "#row-contactout"); !strings.Contains(row, "2,279 of 2,000 calls this month") || !strings.Contains(row, "Over quota by 279") {
+		t.Errorf("ContactOut's row does not say it is over quota:\n%s", row)
+	}
+	if top := textOf(t, tab, ".attention"); !strings.Contains(top, "ContactOut over quota by 279") {
+		t.Errorf("the top of the page does not say ContactOut is over quota:\n%s", top)
+	}
+	if row := textOf(t, tab, "#row-apollo"); !strings.Contains(row, "412 requests left in 24 h") {
+		t.Errorf("Apollo's row lacks its own report of 412 left:\n%s", row)
+	}
+	fits, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+	if err != nil || !fits {
+		t.Errorf("the page is wider than the window (%v)", err)
+	}
+}
+
+// startChromium starts a headless Chromium for the test and returns its
+// context. Without a chromium on the PATH it skips, unless CI is set.
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but there is no chromium on the PATH (.ci/run installs it): %v", err)
+		}
+		t.Skip("no chromium on the PATH: install it (apt-get install chromium) to run the browser test")
+	}
+	dir := t.TempDir() // removed after Chromium has stopped, as cleanups run last first
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.UserDataDir(dir), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelBrowser := chromedp.NewContext(ctx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	return ctx
+}
+
+// openTab opens url in a new tab of browser, width pixels wide, and fails t
+// at its end if the page wrote an error to the console or threw.
+func openTab(t *testing.T, browser context.Context, width int64, url string) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(browser)
+	messages := chromedp.Console(tab)
+	var (
+		mu       sync.Mutex // protects problems
+		problems []string
+		done     = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				mu.Lock()
+				problems = append(problems, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line+1))
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("console at %d px: %s", width, p)
+		}
+	})
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(width, 900), chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	if title, err := chromedp.Run(tab, chromedp.Title()); err != nil || title != "Enrichment health" {
+		t.Errorf("title = %q, %v; want Enrichment health", title, err)
+	}
+	return tab
+}
+
+// queryTimeout bounds the wait for an element that is not there.
+const queryTimeout = 5 * time.Second
+
+// textOf returns the text a person sees in the first element sel matches.
+func textOf(t *testing.T, tab context.Context, sel string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, queryTimeout)
+	defer cancel()
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err != nil {
+		t.Fatalf("%s: %v", sel, err)
+	}
+	return text
+}
+
+// attr returns an attribute of the first element sel matches.
+func attr(t *testing.T, tab context.Context, sel, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, queryTimeout)
+	defer cancel()
+	a, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		t.Fatalf("%s: %v", sel, err)
+	}
+	return a.Value
+}
+
+// saveScreenshot saves a full-page PNG of tab as name and logs where.
+func saveScreenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := os.Getenv(envScreenshots)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (keep them with %s=dir)", path, envScreenshots)
+}

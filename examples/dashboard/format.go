@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// commas writes n with thousands separators: 2279 as "2,279".
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	sign := ""
+	if n < 0 {
+		sign, s = "-", s[1:]
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return sign + b.String()
+}
+
+// count writes an amount for a person: exactly with separators below
+// 100,000, and in three significant figures with k or M above, as token
+// counts are (13.5 M). The exact figure goes in a title beside it.
+func count(n int64) string {
+	switch a := max(n, -n); {
+	case a < 100_000:
+		return commas(n)
+	case a < 1_000_000:
+		return strconv.FormatInt((n+500)/1000, 10) + " k"
+	default:
+		return strconv.FormatFloat(float64(n)/1e6, 'g', 3, 64) + " M"
+	}
+}
+
+// axisLabel writes a chart's tick value in a few characters: 250, 1.5k, 2M.
+func axisLabel(n int64) string {
+	switch {
+	case n < 1000:
+		return strconv.FormatInt(n, 10)
+	case n < 1_000_000:
+		return strconv.FormatFloat(float64(n)/1e3, 'f', -1, 64) + "k"
+	default:
+		return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64) + "M"
+	}
+}
+
+// day writes a UTC date as "Nov 26".
+func day(t time.Time) string { return t.UTC().Format("Jan 2") }
+
+// exact writes a time to the second, for a hover: "2026-11-26 03:15:03 UTC".
+func exact(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// when writes a time after now for a person: "today 21:40 UTC", or its
+// date on a later day: "Dec 3".
+func when(t, now time.Time) string {
+	if t.UTC().Truncate(24 * time.Hour).Equal(now.UTC().Truncate(24 * time.Hour)) {
+		return t.UTC().Format("today 15:04 UTC")
+	}
+	return day(t)
+}
+
+// ago writes how long before now t was: "just now", "3 min ago", "2 h ago",
+// "4 days ago".
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
+	default:
+		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+	}
+}
