@@ -652,9 +652,11 @@ func (s *sseScan) dispatch() {
 				s.last[i] = 0
 			}
 		}
-		s.js = jsonScan{}
 	case evEnd:
 		s.st = sEnded
+	}
+	if s.js.path != nil { // read for this event, whatever it turned out to be
+		s.js = jsonScan{}
 	}
 	s.kind, s.data = evNone, false
 }
