@@ -538,19 +538,23 @@ func TestClaudeTokensAllocations(t *testing.T) {
 	}
 }
 
-// sseStream returns a Messages stream of about size bytes: message_start,
-// text deltas with a message_delta every 20 of them, message_stop.
+// sseStream returns a Messages stream of about size bytes, shaped as the API
+// sends one: message_start, text deltas, a ping now and then, one
+// message_delta, message_stop.
 func sseStream(size int) string {
 	var b strings.Builder
 	b.WriteString(sse("message_start", `{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","model":"claude-test","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":2095,"cache_creation_input_tokens":0,"cache_read_input_tokens":1800,"output_tokens":1}}}`,
 		"content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`))
-	for i := 1; b.Len() < size; i++ {
+	i := 0
+	for ; b.Len() < size; i++ {
 		b.WriteString(sse("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"The quarterly filing shows \"revenue\" up 12% and a new\nsegment."}}`))
-		if i%20 == 0 {
-			b.WriteString(sse("message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":null,"stop_sequence":null},"usage":{"output_tokens":%d}}`, i*15)))
+		if i%100 == 99 {
+			b.WriteString(sse("ping", `{"type": "ping"}`))
 		}
 	}
-	b.WriteString(sse("content_block_stop", `{"type":"content_block_stop","index":0}`, "message_stop", `{"type":"message_stop"}`))
+	b.WriteString(sse("content_block_stop", `{"type":"content_block_stop","index":0}`,
+		"message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":%d}}`, i*15),
+		"message_stop", `{"type":"message_stop"}`))
 	return b.String()
 }
 
@@ -562,7 +566,8 @@ func memTransports(body []byte) map[string]http.RoundTripper {
 	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {sseType}}}
 	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		br.Reset(body)
-		resp.Body, resp.Request = io.NopCloser(&br), r
+		// Read only, as a network body is: no WriteTo that would let io.Copy skip the copy.
+		resp.Body, resp.Request = io.NopCloser(struct{ io.Reader }{&br}), r
 		return resp, nil
 	})
 	cnt, add := &atomicCounter{}, &atomicAdder{}

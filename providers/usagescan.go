@@ -479,9 +479,8 @@ type sseScan struct {
 	st      sseState
 	name    [len("event") + 1]byte // the field name so far
 	nameLen int                    // bytes of the field name, up to len(name)+1 (too long)
-	ev      [maxEvent]byte
-	evLen   int  // bytes of the event name, up to maxEvent+1 (too long)
-	evLead  bool // the event name's optional leading space may still come
+	ev      [maxEvent + 2]byte     // an event line's value read across chunks: a space, the name, "\r"
+	evLen   int                    // bytes in ev, up to len(ev)+1 (too long)
 	kind    eventKind
 	data    bool // the current event has had a data line
 	js      jsonScan
@@ -496,40 +495,52 @@ func (s *sseScan) feed(b []byte) bool {
 			i = s.fieldName(b, i)
 			continue
 		}
-		nl := i + bytes.IndexByte(b[i:], '\n')
-		if nl < i {
-			nl = len(b)
+		nl := bytes.IndexByte(b[i:], '\n')
+		if nl < 0 { // the line goes on in the next chunk
+			s.lineValue(b[i:])
+			return false
 		}
-		switch s.st {
-		case sEvent:
-			s.appendEvent(b[i:nl])
-		case sData:
-			if s.reading() {
-				s.js.feed(b[i:nl])
-			}
+		s.lineValue(b[i : i+nl])
+		if s.st == sEvent {
+			s.endEvent()
 		}
-		if i = nl; i < len(b) { // the end of the line
-			if s.st == sEvent {
-				s.endEvent()
-			}
-			s.st, s.nameLen = sName, 0
-			i++
-		}
+		s.st, s.nameLen = sName, 0
+		i += nl + 1
 	}
 	return s.st == sEnded
+}
+
+// lineValue scans v, part of the value of the line being read.
+func (s *sseScan) lineValue(v []byte) {
+	switch {
+	case s.st == sEvent:
+		s.appendEvent(v)
+	case s.st == sData && s.reading():
+		s.js.feed(v)
+	}
 }
 
 // fieldName scans a field name from b[i] up to its colon or the end of its
 // line, and returns where it stops.
 func (s *sseScan) fieldName(b []byte, i int) int {
-	if s.nameLen == 0 { // a whole name in b, the common case
+	if rest := b[i:]; s.nameLen == 0 { // the common cases, whole in b
 		switch {
-		case bytes.HasPrefix(b[i:], []byte("data:")):
+		case s.kind == evNone && !s.data && len(rest) > len(textDelta) && string(rest[:len(textDelta)]) == textDelta:
+			// A whole content_block_delta event: its data line, then the
+			// blank line that ends it, leave the state as it is now.
+			v := rest[len(textDelta):]
+			if nl := bytes.IndexByte(v, '\n'); nl >= 0 && nl+1 < len(v) && v[nl+1] == '\n' {
+				return i + len(textDelta) + nl + 2
+			}
+			return i + s.eventLine(rest[len("event:"):]) + len("event:")
+		case rest[0] == '\n':
+			s.dispatch()
+			return i + 1
+		case len(rest) >= 5 && string(rest[:5]) == "data:":
 			s.startData()
-			return i + len("data:")
-		case bytes.HasPrefix(b[i:], []byte("event:")):
-			s.startEvent()
-			return i + len("event:")
+			return i + 5
+		case len(rest) >= 6 && string(rest[:6]) == "event:":
+			return i + 6 + s.eventLine(rest[6:])
 		}
 	}
 	for ; i < len(b); i++ {
@@ -537,7 +548,7 @@ func (s *sseScan) fieldName(b []byte, i int) int {
 		case ':':
 			switch name, _ := s.fieldSoFar(); string(name) {
 			case "event":
-				s.startEvent()
+				s.st, s.evLen = sEvent, 0
 			case "data":
 				s.startData()
 			default: // a comment (no name), a field the SDK ignores, a name too long
@@ -551,9 +562,8 @@ func (s *sseScan) fieldName(b []byte, i int) int {
 			case !ok:
 			case len(name) == 0:
 				s.dispatch()
-			case string(name) == "event": // an empty event name
-				s.evLen = 0
-				s.endEvent()
+			case string(name) == "event":
+				s.setEvent(nil)
 			case string(name) == "data":
 				s.startData()
 				s.st = sName
@@ -577,42 +587,67 @@ func (s *sseScan) fieldSoFar() ([]byte, bool) {
 	return s.name[:s.nameLen], true
 }
 
-func (s *sseScan) startEvent() {
-	s.st, s.evLen, s.evLead = sEvent, 0, true
-}
-
-// appendEvent adds b to the event name, less its optional leading space.
+// appendEvent adds b to the event name read across chunks.
 func (s *sseScan) appendEvent(b []byte) {
-	if len(b) > 0 && s.evLead {
-		s.evLead = false
-		b = bytes.TrimPrefix(b, []byte(" "))
-	}
-	if s.evLen+len(b) > maxEvent {
-		s.evLen = maxEvent + 1
+	if s.evLen+len(b) > len(s.ev) {
+		s.evLen = len(s.ev) + 1
 		return
 	}
 	s.evLen += copy(s.ev[s.evLen:], b)
 }
 
-// endEvent records the event line just read. An event line after a data
-// line of the same event makes it one this scanner does not read: its data
-// went by unread.
+// endEvent records the event line read across chunks.
 func (s *sseScan) endEvent() {
-	var name []byte
-	if s.evLen <= maxEvent {
-		name = bytes.TrimSuffix(s.ev[:s.evLen], []byte("\r"))
-	}
-	s.kind = evOther
-	if s.data {
+	if s.evLen > len(s.ev) {
+		s.kind = evOther
 		return
 	}
-	switch string(name) {
+	s.setEvent(s.ev[:s.evLen])
+}
+
+// eventLine reads an event line from v, what follows its colon, and returns
+// how much of v it read: the whole line when it is in v, and otherwise
+// nothing, leaving the value to be read across chunks.
+func (s *sseScan) eventLine(v []byte) int {
+	if nl := bytes.IndexByte(v, '\n'); nl >= 0 {
+		s.setEvent(v[:nl])
+		return nl + 1
+	}
+	s.st, s.evLen = sEvent, 0
+	return 0
+}
+
+// textDelta starts a content_block_delta event as the API writes it; most
+// events of a stream are text deltas.
+const textDelta = "event: content_block_delta\ndata:"
+
+// setEvent records an event line whose value, after the colon, is v.
+func (s *sseScan) setEvent(v []byte) {
+	if len(v) > 0 && v[0] == ' ' {
+		v = v[1:]
+	}
+	if len(v) > 0 && v[len(v)-1] == '\r' {
+		v = v[:len(v)-1]
+	}
+	switch string(v) {
 	case "message_start":
-		s.kind = evStart
+		s.setKind(evStart)
 	case "message_delta":
-		s.kind = evDelta
+		s.setKind(evDelta)
 	case "message_stop", "error":
-		s.kind = evEnd
+		s.setKind(evEnd)
+	default:
+		s.setKind(evOther)
+	}
+}
+
+// setKind records the kind of the current event. An event line after a
+// data line of the same event makes it one this scanner does not read: its
+// data went by unread.
+func (s *sseScan) setKind(k eventKind) {
+	s.kind = k
+	if s.data {
+		s.kind = evOther
 	}
 }
 
@@ -641,6 +676,10 @@ func (s *sseScan) startData() {
 // dispatch ends an event at its blank line: a complete message_start sets
 // every count, a complete message_delta those it carries.
 func (s *sseScan) dispatch() {
+	if (s.kind == evOther || s.kind == evNone) && s.js.path == nil { // nothing was read
+		s.kind, s.data = evNone, false
+		return
+	}
 	switch s.kind {
 	case evStart, evDelta:
 		got := s.js.counts()
