@@ -51,8 +51,10 @@ func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, 
 	mustNotBeNil("ByHost", "Counter", c)
 	t := &hostTransport{next: orDefault(next)}
 	from := make(map[hostKey]string) // the key each entry came from
+	claude := false                  // a key maps to Claude
 	for _, key := range slices.Sorted(maps.Keys(hosts)) {
 		p := hosts[key]
+		claude = claude || p == usage.Claude
 		if err := p.Validate(); err != nil {
 			panic(fmt.Sprintf("providers: ByHost: key %q: %v", key, err))
 		}
@@ -70,7 +72,7 @@ func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, 
 		}
 		from[k] = key
 	}
-	t.obs = newObserver("ByHost", c, opts, slices.Contains(slices.Collect(maps.Values(hosts)), usage.Claude), "no key maps to "+string(usage.Claude))
+	t.obs = newObserver("ByHost", c, opts, claude, "no key maps to "+string(usage.Claude))
 	return t
 }
 

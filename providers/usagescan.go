@@ -19,8 +19,8 @@ package providers
 //	SSE   event: message_start
 //	      data: {"type":"message_start","message":{...,"usage":{"input_tokens":12,...}}}
 //
-//	      event: content_block_delta            <- skipped to the end of each line
-//	      data: {"type":"content_block_delta",...}
+//	      event: content_block_delta            <- most events: passed over with one
+//	      data: {"type":"content_block_delta",...}     search for the end of the data line
 //
 //	      event: message_delta                  <- cumulative: each replaces the last
 //	      data: {"type":"message_delta","delta":{...},"usage":{"output_tokens":30}}
@@ -40,7 +40,10 @@ package providers
 // line) whose data is a complete JSON value. message_start sets all four
 // counts; message_delta replaces those it carries. A stream's counts are final
 // at message_stop or error, or wherever it ends. Within one JSON value the
-// last occurrence of a key wins, as with encoding/json.
+// last occurrence of a key wins, as with encoding/json. An event is known by
+// its event line, which the API always sends first; data lines before it
+// are not read, so an event line after data makes an event that counts
+// nothing.
 //
 // Memory is fixed whatever the body: nesting deeper than maxDepth, a key on
 // the way to usage longer than maxKey, an event name longer than maxEvent or
