@@ -154,6 +154,7 @@ func checkTokens(t *testing.T, name, body, contentType string, want tokenCounts)
 
 func TestClaudeTokensJSON(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 300) + `1` + strings.Repeat(`}`, 300)
+	long := strings.Repeat(`A line \"quoted\" and \\ escaped.\n`, 3000) // 100 KB in one string
 	nested := strings.Repeat(`[`, 200) + strings.Repeat(`]`, 200)
 	cases := []struct {
 		name string
@@ -181,6 +182,7 @@ func TestClaudeTokensJSON(t *testing.T) {
 		{"malformed after usage", `{"usage":{"input_tokens":5},"x":tru}`, tokenCounts{}},
 		{"too deep", `{"x":` + deep + `,"usage":{"input_tokens":5}}`, tokenCounts{}},
 		{"deep but not too deep", `{"x":` + nested + `,"usage":{"input_tokens":5}}`, tokenCounts{5, 0, 0, 0}},
+		{"a 100 KB string", `{"content":[{"type":"text","text":"` + long + `"}],"usage":{"input_tokens":5}}`, tokenCounts{5, 0, 0, 0}},
 		{"empty", ``, tokenCounts{}},
 		{"an SSE stream sent as JSON", "event: message_start\ndata: {\"usage\":{\"input_tokens\":5}}\n\n", tokenCounts{}},
 	}
@@ -243,6 +245,7 @@ func TestClaudeTokensSSE(t *testing.T) {
 		{"nothing after message_stop", full + sse("message_delta", delta(99)), want},
 		{"long event name", sse("message_start", start, "message_delta_and_more", delta(9)), tokenCounts{25, 1, 1800, 400}},
 		{"long field name", sse("message_start", start) + "eventually: message_delta\ndata: " + delta(9) + "\n\n", tokenCounts{25, 1, 1800, 400}},
+		{"a 100 KB data line", sse("message_start", start, "message_delta", `{"delta":{"text":"`+strings.Repeat(`\"usage\":{}`, 10000)+`"},"usage":{"output_tokens":9}}`), tokenCounts{25, 9, 1800, 400}},
 		{"JSON sent as a stream", `{"usage":{"input_tokens":5}}`, tokenCounts{}},
 	}
 	for _, c := range cases {
