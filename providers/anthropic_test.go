@@ -3,7 +3,11 @@ package providers_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/providers"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -74,5 +79,189 @@ func TestAnthropicSDKRetryCountsOnce(t *testing.T) {
 	}
 	if got, _ := mr.Get(usage.Key(usage.Claude, time.Now())); got != "1" {
 		t.Errorf("Redis holds %q calls for claude today, want 1", got)
+	}
+}
+
+// TestAnthropicSDKTokens drives the real Anthropic SDK through a client
+// wrapped with WithClaudeTokens, against a server that replays Anthropic's
+// responses: Messages.New and Messages.NewStreaming (each after a 529 the
+// SDK retries), with cache tokens and several cumulative message_delta
+// events, a stream cut midway, and a free count_tokens call. After a flush,
+// each token counter in Redis equals the sum of the SDK's own Usage figures,
+// and the call counter counts the four successful attempts.
+func TestAnthropicSDKTokens(t *testing.T) {
+	forEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		srv := replay(t,
+			overloaded, jsonMessage,
+			overloaded, sseMessage(false),
+			sseMessage(true),
+			func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"input_tokens":2095}`)
+			},
+		)
+		now := time.Now()
+		clock := usage.WithClock(func() time.Time { return now })
+		tracker := usage.NewTracker(rdb, usage.WithPrefix(prefix), clock)
+		client := anthropic.NewClient(
+			option.WithBaseURL(srv.URL),
+			option.WithAPIKey("test-key"),
+			option.WithMaxRetries(2),
+			option.WithHTTPClient(providers.WrapClient(nil, tracker, usage.Claude, providers.WithClaudeTokens(tracker))),
+		)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		params := anthropic.MessageNewParams{
+			MaxTokens: 1024,
+			Model:     anthropic.Model("claude-test"),
+			Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Summarise the filing."))},
+		}
+
+		var want [4]int64 // input, output, cache read, cache write, as the SDK reports them
+		addUsage := func(u anthropic.Usage) {
+			for i, n := range []int64{u.InputTokens, u.OutputTokens, u.CacheReadInputTokens, u.CacheCreationInputTokens} {
+				want[i] += n
+			}
+		}
+		msg, err := client.Messages.New(ctx, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addUsage(msg.Usage)
+		for _, cut := range []bool{false, true} {
+			stream := client.Messages.NewStreaming(ctx, params)
+			var acc anthropic.Message
+			for stream.Next() {
+				if err := acc.Accumulate(stream.Current()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := stream.Err(); (err != nil) != cut {
+				t.Fatalf("stream (cut %v) ended with %v", cut, err)
+			}
+			stream.Close()
+			if acc.Usage.OutputTokens == 0 {
+				t.Fatalf("stream (cut %v): the SDK accumulated no usage", cut)
+			}
+			addUsage(acc.Usage)
+		}
+		if _, err := client.Messages.CountTokens(ctx, anthropic.MessageCountTokensParams{
+			Model:    anthropic.Model("claude-test"),
+			Messages: params.Messages,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tracker.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		reader := usage.NewReader(rdb, usage.WithPrefix(prefix), clock)
+		for i, p := range append(tokenCounters[:], usage.Claude) {
+			days, err := reader.Daily(ctx, p, now, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantN := int64(4)
+			if p != usage.Claude {
+				wantN = want[i]
+			}
+			if len(days) != 1 || days[0].Count != wantN {
+				t.Errorf("Redis holds %v for %s, want %d", days, p, wantN)
+			}
+		}
+		t.Logf("SDK usage totals (in, out, cache read, cache write) %v", want)
+	})
+}
+
+// forEachRedis runs f as a subtest on miniredis and, when
+// ENRICHMETER_TEST_REDIS is set, on that server under a key prefix of its
+// own, deleted at the end.
+func forEachRedis(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient, prefix string)) {
+	t.Run("miniredis", func(t *testing.T) {
+		mr := miniredis.RunT(t)
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		t.Cleanup(func() { rdb.Close() })
+		f(t, rdb, usage.DefaultPrefix)
+	})
+	t.Run("redis", func(t *testing.T) {
+		rdb := testsupport.Redis(t)
+		prefix := testsupport.UniqueName("t")
+		testsupport.DeleteKeysAtCleanup(t, rdb, prefix+":*")
+		f(t, rdb, prefix)
+	})
+}
+
+// replay starts a server that answers its n-th request with the n-th
+// handler, and fails the test on requests beyond them or to paths other
+// than Anthropic's messages.
+func replay(t *testing.T, handlers ...http.HandlerFunc) *httptest.Server {
+	var n atomic.Int32
+	return server(t, func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/v1/messages") {
+			t.Errorf("SDK called %s", r.URL.Path)
+		}
+		i := int(n.Add(1)) - 1
+		if i >= len(handlers) {
+			t.Errorf("request %d to %s: only %d scripted", i+1, r.URL.Path, len(handlers))
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		handlers[i](w, r)
+	})
+}
+
+// overloaded answers 529, which the SDK retries after the delay it names.
+func overloaded(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After-Ms", "1")
+	w.WriteHeader(529)
+	io.WriteString(w, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+}
+
+// jsonMessage answers a Message with a tool call whose input, and a text
+// whose words, look like usage objects.
+func jsonMessage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"id":"msg_01","type":"message","role":"assistant","model":"claude-test",
+		"content":[{"type":"text","text":"The API said \"usage\":{\"output_tokens\":999}\\"},
+			{"type":"tool_use","id":"toolu_01","name":"lookup","input":{"usage":{"input_tokens":999,"output_tokens":999}}}],
+		"stop_reason":"tool_use","stop_sequence":null,
+		"usage":{"input_tokens":2095,"cache_creation_input_tokens":1200,"cache_read_input_tokens":1800,
+			"cache_creation":{"ephemeral_5m_input_tokens":1200,"ephemeral_1h_input_tokens":0},
+			"output_tokens":503,"service_tier":"standard"}}`)
+}
+
+// sseMessage streams a message in Anthropic's event format, with three
+// cumulative message_delta events; cut aborts the connection in the middle
+// of the event after the second, so the SDK reports the second's figures.
+func sseMessage(cut bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		var b strings.Builder
+		event := func(name, data string) { fmt.Fprintf(&b, "event: %s\ndata: %s\n\n", name, data) }
+		text := func(s string) {
+			event("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`+strconv.Quote(s)+`}}`)
+		}
+		delta := func(out int) {
+			event("message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":null,"stop_sequence":null},"usage":{"output_tokens":%d}}`, out))
+		}
+		event("message_start", `{"type":"message_start","message":{"id":"msg_02","type":"message","role":"assistant","model":"claude-test","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"cache_creation_input_tokens":400,"cache_read_input_tokens":1800,"output_tokens":1}}}`)
+		event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+		event("ping", `{"type": "ping"}`)
+		text(`Revenue "usage":{"output_tokens":999} rose`)
+		delta(10)
+		text(" 12% on the quarter")
+		delta(25)
+		if cut {
+			io.WriteString(w, b.String())
+			io.WriteString(w, "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tok")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // the connection drops mid-event
+		}
+		text(", driven by the new segment.")
+		event("content_block_stop", `{"type":"content_block_stop","index":0}`)
+		delta(42)
+		event("message_stop", `{"type":"message_stop"}`)
+		io.WriteString(w, b.String())
 	}
 }

@@ -2,6 +2,7 @@ package providers_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -152,4 +153,56 @@ type noReports struct{ t *testing.T }
 
 func (r noReports) SetReported(p usage.Provider, rep usage.Reported) {
 	r.t.Errorf("reported %+v for %s from a response without quota headers", rep, p)
+}
+
+// BenchmarkClaudeStream reads a Messages stream of 20 KB and 200 KB through
+// a transport bare, under NewTransport, and under NewTransport with
+// WithClaudeTokens, in the same run:
+//
+//	go test ./providers -run '^$' -bench ClaudeStream -benchmem -count 5 -benchtime 200x
+//
+// where=memory answers from memory, so the figure is the scanner's own cost
+// beside a copy of the bytes; where=loopback reads from an httptest server,
+// as a client does.
+func BenchmarkClaudeStream(b *testing.B) {
+	for _, size := range []int{20 << 10, 200 << 10} {
+		body := []byte(sseStream(size))
+		srv := server(b, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Write(body)
+		})
+		base := http.DefaultTransport.(*http.Transport).Clone()
+		b.Cleanup(base.CloseIdleConnections)
+		for _, where := range []struct {
+			name string
+			rts  map[string]http.RoundTripper
+			url  string
+		}{
+			{"memory", memTransports(body), "https://api.anthropic.com/v1/messages"},
+			{"loopback", map[string]http.RoundTripper{
+				"Bare":         base,
+				"NewTransport": providers.NewTransport(base, &atomicCounter{}, usage.Claude),
+				"ClaudeTokens": providers.NewTransport(base, &atomicCounter{}, usage.Claude, providers.WithClaudeTokens(&atomicAdder{})),
+			}, srv.URL + "/v1/messages"},
+		} {
+			for _, impl := range []string{"Bare", "NewTransport", "ClaudeTokens"} {
+				rt := where.rts[impl]
+				b.Run(fmt.Sprintf("size=%dKB/where=%s/impl=%s", size>>10, where.name, impl), func(b *testing.B) {
+					b.SetBytes(int64(len(body)))
+					b.ReportAllocs()
+					for b.Loop() {
+						req, _ := http.NewRequest("POST", where.url, nil)
+						resp, err := rt.RoundTrip(req)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != int64(len(body)) {
+							b.Fatalf("read %d bytes, %v; want %d", n, err, len(body))
+						}
+						resp.Body.Close()
+					}
+				})
+			}
+		}
+	}
 }

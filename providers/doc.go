@@ -17,6 +17,15 @@
 // upgrades) count nothing. [WithSuccess] changes the rule, and [CountAtEOF]
 // counts only calls whose response body was read to the end.
 //
+// # Claude's tokens
+//
+// For Claude the bill is tokens, not calls. [WithClaudeTokens] reads the
+// usage object of Messages API responses, JSON or streamed, while the caller
+// reads the body, and adds the input, output and cache tokens to their
+// counters ([usage.ClaudeInputTokens] and the three others):
+//
+//	claude := providers.WrapClient(nil, tracker, usage.Claude, providers.WithClaudeTokens(tracker))
+//
 // # Transparency
 //
 // The decorators return exactly what the wrapped transport returned: the same

@@ -15,12 +15,11 @@ type Doer interface {
 // provider p, each call whose response the success rule accepts. It is for
 // clients that expose only a Do method; where the client retries inside Do,
 // it counts the final outcome once (see the package doc on retries). It
-// returns d's response and error untouched, and panics if d or c is nil,
-// typed (a nil *[http.Client]) or not, or p is invalid.
+// returns d's response and error untouched. It panics if d is nil, typed (a
+// nil *[http.Client]) or not, and otherwise as [NewTransport] does.
 func WrapDoer(d Doer, c Counter, p usage.Provider, opts ...Option) Doer {
 	mustNotBeNil("WrapDoer", "Doer", d)
-	mustWire("WrapDoer", c, p)
-	return &doer{next: d, obs: observer{c: bind(c, p), cfg: newConfig(opts)}, p: p}
+	return &doer{next: d, obs: newBoundObserver("WrapDoer", c, p, opts), p: p}
 }
 
 type doer struct {

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -125,6 +127,56 @@ func ExampleCountAtEOF() {
 	// Output:
 	// counted exa
 	// Acme raises a Series B
+}
+
+func ExampleWithClaudeTokens() {
+	// A stand-in for api.anthropic.com that streams one message, as the
+	// Messages API does: usage in message_start, running totals in
+	// message_delta.
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "event: message_start\n",
+			`data: {"type":"message_start","message":{"id":"msg_01","usage":{"input_tokens":2095,"cache_read_input_tokens":1800,"cache_creation_input_tokens":400,"output_tokens":1}}}`+"\n\n",
+			"event: content_block_delta\n",
+			`data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Acme's revenue rose 12%."}}`+"\n\n",
+			"event: message_delta\n",
+			`data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":503}}`+"\n\n",
+			"event: message_stop\n",
+			`data: {"type":"message_stop"}`+"\n\n")
+	}))
+	defer api.Close()
+	mr, _ := miniredis.Run()
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	at := time.Date(2026, 11, 26, 3, 15, 3, 0, time.UTC)
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return at }))
+
+	// The call counts for claude, its tokens in the four token counters. Give
+	// hc to the SDK: anthropic.NewClient(option.WithHTTPClient(hc)).
+	hc := providers.WrapClient(nil, tracker, usage.Claude, providers.WithClaudeTokens(tracker))
+	resp, err := hc.Post(api.URL+"/v1/messages", "application/json", strings.NewReader(`{"stream":true}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil { // the SDK's stream reads it as it comes
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := tracker.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+
+	for _, p := range []usage.Provider{usage.Claude, usage.ClaudeInputTokens, usage.ClaudeOutputTokens, usage.ClaudeCacheReadTokens, usage.ClaudeCacheWriteTokens} {
+		n, _ := rdb.Get(context.Background(), usage.Key(p, at)).Result()
+		fmt.Println(usage.Key(p, at), "=", n)
+	}
+	// Output:
+	// api_usage:claude:2026-11-26 = 1
+	// api_usage:claude_input_tokens:2026-11-26 = 2095
+	// api_usage:claude_output_tokens:2026-11-26 = 503
+	// api_usage:claude_cache_read_tokens:2026-11-26 = 1800
+	// api_usage:claude_cache_write_tokens:2026-11-26 = 400
 }
 
 func ExampleWithGuard() {

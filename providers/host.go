@@ -44,14 +44,17 @@ func DefaultHosts() map[string]usage.Provider {
 //
 // ByHost copies hosts, so later changes to the map have no effect. It panics
 // if c is nil, typed or not (as for [NewTransport]), if a provider of hosts is
-// invalid, if a key is malformed (the message says why), or if two keys name
-// the same host and port for different providers.
+// invalid, if a key is malformed (the message says why), if two keys name
+// the same host and port for different providers, or if [WithClaudeTokens]
+// is given and no key maps to [usage.Claude].
 func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, opts ...Option) http.RoundTripper {
 	mustNotBeNil("ByHost", "Counter", c)
-	t := &hostTransport{next: orDefault(next), obs: observer{c: c, cfg: newConfig(opts)}}
+	t := &hostTransport{next: orDefault(next)}
 	from := make(map[hostKey]string) // the key each entry came from
+	claude := false                  // a key maps to Claude
 	for _, key := range slices.Sorted(maps.Keys(hosts)) {
 		p := hosts[key]
+		claude = claude || p == usage.Claude
 		if err := p.Validate(); err != nil {
 			panic(fmt.Sprintf("providers: ByHost: key %q: %v", key, err))
 		}
@@ -69,6 +72,7 @@ func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, 
 		}
 		from[k] = key
 	}
+	t.obs = newObserver("ByHost", c, opts, claude, "no key maps to "+string(usage.Claude))
 	return t
 }
 

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -10,8 +11,23 @@ import (
 
 // observer decides whether a finished round trip counts, and counts it.
 type observer struct {
-	c   Counter
-	cfg config
+	c      Counter
+	cfg    config
+	tokens *tokenAdders // nil without WithClaudeTokens
+}
+
+// newObserver returns an observer that counts with c as opts say. claude
+// says whether the decorator fn counts calls for usage.Claude, which
+// WithClaudeTokens needs; why says which ones it counts, for the panic.
+func newObserver(fn string, c Counter, opts []Option, claude bool, why string) observer {
+	o := observer{c: c, cfg: newConfig(opts)}
+	if o.cfg.tokens != nil {
+		if !claude {
+			panic(fmt.Sprintf("providers: %s: WithClaudeTokens reads Claude's responses, but %s", fn, why))
+		}
+		o.tokens = newTokenAdders(o.cfg.tokens)
+	}
+	return o
 }
 
 // observe counts the call that req, resp and err describe if it succeeded,
@@ -23,6 +39,9 @@ func (o *observer) observe(req *http.Request, resp *http.Response, err error, p 
 	}
 	if err != nil || resp == nil || req.Context().Err() != nil || !o.cfg.success(resp) {
 		return resp
+	}
+	if o.tokens != nil && p == usage.Claude && readsTokens(req, resp) {
+		resp.Body = newTokenBody(resp, o.tokens)
 	}
 	if !o.cfg.atEOF || resp.Body == nil || resp.Body == http.NoBody {
 		o.c.Track(p)

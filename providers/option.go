@@ -16,6 +16,7 @@ type config struct {
 	atEOF    bool
 	guard    Allower  // nil: no guard
 	reporter Reporter // nil: quota headers are not read
+	tokens   Adder    // nil: Claude's tokens are not read
 }
 
 func newConfig(opts []Option) config {
@@ -65,4 +66,37 @@ func WithSuccess(rule func(*http.Response) bool) Option {
 //	resp.Body.Close()
 func CountAtEOF() Option {
 	return optionFunc(func(c *config) { c.atEOF = true })
+}
+
+// WithClaudeTokens reads the token counts of Claude's Messages API responses
+// as the caller reads their bodies, and adds them to a's counters
+// [usage.ClaudeInputTokens], [usage.ClaudeOutputTokens],
+// [usage.ClaudeCacheReadTokens] and [usage.ClaudeCacheWriteTokens] (the
+// response's usage.input_tokens, output_tokens, cache_read_input_tokens and
+// cache_creation_input_tokens). The default is to read no tokens. The
+// decorator must count calls for [usage.Claude]: NewTransport, WrapClient and
+// WrapDoer panic if their provider is another, ByHost if no key maps to
+// Claude (it then reads the tokens of Claude's hosts only).
+//
+// Tokens are read from the calls the decorator counts that are 2xx answers
+// to a POST to a path ending in /v1/messages; count_tokens (free), other
+// paths, errors and other statuses add none, and the call count keeps its
+// rules. A JSON body counts once its top-level object is complete; a stream
+// (text/event-stream) counts its last complete message_start and
+// message_delta events, whose usage values are running totals, not
+// increments. Each count is added once, at the end of the body: the
+// stream's message_stop, io.EOF or a read error, or the first Close, so a
+// stream cut short counts the last values it reported. A body left
+// compressed by the transport adds nothing.
+//
+// The body is read only as the caller reads it: nothing ahead, nothing
+// buffered, each chunk scanned before Read returns it unchanged. Reading
+// costs one allocation per Messages response, none per chunk, and a fixed
+// amount of memory whatever the body's size; a malformed or unexpected value
+// adds nothing for that field and never fails the read.
+//
+// WithClaudeTokens panics if a is nil, typed (a nil *[usage.Tracker]) or not.
+func WithClaudeTokens(a Adder) Option {
+	mustNotBeNil("WithClaudeTokens", "Adder", a)
+	return optionFunc(func(c *config) { c.tokens = a })
 }

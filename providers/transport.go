@@ -23,24 +23,44 @@ var _ Counter = (*usage.Tracker)(nil)
 // untouched. A nil next, typed (a nil *[http.Transport]) or not, means
 // [http.DefaultTransport].
 //
-// NewTransport panics if c is nil or p is invalid: those are wiring mistakes,
-// found when the client is built rather than on its first request. A Counter
+// NewTransport panics if c is nil or p is invalid, or if [WithClaudeTokens]
+// is given and p is not [usage.Claude]: those are wiring mistakes, found when
+// the client is built rather than on its first request. A Counter
 // that holds a nil pointer, map, slice, channel or function (a nil
 // *[usage.Tracker], whose Track counts nothing) is nil too.
 func NewTransport(next http.RoundTripper, c Counter, p usage.Provider, opts ...Option) http.RoundTripper {
-	mustWire("NewTransport", c, p)
-	return &transport{next: orDefault(next), obs: observer{c: bind(c, p), cfg: newConfig(opts)}, p: p}
+	return newTransport("NewTransport", next, c, p, opts)
+}
+
+func newTransport(fn string, next http.RoundTripper, c Counter, p usage.Provider, opts []Option) *transport {
+	return &transport{next: orDefault(next), obs: newBoundObserver(fn, c, p, opts), p: p}
+}
+
+// newBoundObserver checks the wiring of a decorator fn for one provider p,
+// and returns its observer, which counts with c bound to p.
+func newBoundObserver(fn string, c Counter, p usage.Provider, opts []Option) observer {
+	mustWire(fn, c, p)
+	return newObserver(fn, bind(c, p), opts, p == usage.Claude, "it counts "+string(p))
 }
 
 // bind returns the fastest way to count p's calls with c: a [usage.Meter]
 // when c can make one, as a [*usage.Tracker] can, and c itself otherwise.
 func bind(c Counter, p usage.Provider) Counter {
-	if mc, ok := c.(interface {
-		Meter(usage.Provider) *usage.Meter
-	}); ok {
-		return meterCounter{mc.Meter(p)}
+	if m := meterOf(c, p); m != nil {
+		return meterCounter{m}
 	}
 	return c
+}
+
+// meterOf returns x's Meter for p when x can make one, as a
+// [*usage.Tracker] can, and nil otherwise.
+func meterOf(x any, p usage.Provider) *usage.Meter {
+	if mm, ok := x.(interface {
+		Meter(usage.Provider) *usage.Meter
+	}); ok {
+		return mm.Meter(p)
+	}
+	return nil
 }
 
 // meterCounter counts through a Meter, which knows its provider already.
@@ -51,15 +71,13 @@ func (c meterCounter) Track(usage.Provider) { c.m.Track() }
 // WrapClient returns a copy of hc whose transport is hc's wrapped by
 // [NewTransport]; hc itself is not changed, and Timeout, Jar and
 // CheckRedirect carry over. A nil hc means a new client with default
-// settings. Like NewTransport, it panics if c is nil, typed or not, or p is
-// invalid.
+// settings. It panics as NewTransport does.
 func WrapClient(hc *http.Client, c Counter, p usage.Provider, opts ...Option) *http.Client {
-	mustWire("WrapClient", c, p)
 	var cp http.Client
 	if hc != nil {
 		cp = *hc
 	}
-	cp.Transport = NewTransport(cp.Transport, c, p, opts...)
+	cp.Transport = newTransport("WrapClient", cp.Transport, c, p, opts)
 	return &cp
 }
 
