@@ -52,5 +52,13 @@ func (m *Meter) Add(n int64) {
 	if m == nil {
 		return
 	}
-	m.t.Add(m.p, n)
+	if n < 1 || n > MaxAdd {
+		m.t.Add(m.p, n) // drops it, and says why
+		return
+	}
+	d := m.t.today()
+	if s := m.e.cur.Load(); s != nil && s.k.d == d && s.n.Add(n) >= 0 {
+		return
+	}
+	m.t.addSlow(m.p, d, n)
 }
