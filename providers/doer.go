@@ -30,7 +30,7 @@ type doer struct {
 
 // Do implements [Doer].
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
-	if err := refuse(d.obs.cfg.guard, req, d.p); err != nil {
+	if err := d.obs.refuse(req, d.p); err != nil {
 		return nil, err
 	}
 	resp, err := d.next.Do(req)

@@ -21,7 +21,9 @@ var _ Allower = (*usage.Guard)(nil)
 // nothing, and returns g's error ([*usage.QuotaError] for a
 // [*usage.Guard]), which an [http.Client] wraps in a [*url.Error]; find it
 // with [errors.As]. The default is no guard; nil keeps it. For [ByHost],
-// requests to hosts it does not know are never asked about.
+// requests to hosts it does not know are never asked about. With
+// [WithClaudeTokens], a call to Claude is refused as well once a quota of
+// one of Claude's token counters ([usage.ClaudeOutputTokens]...) is spent.
 func WithGuard(g Allower) Option {
 	return optionFunc(func(c *config) {
 		if g != nil {
@@ -30,13 +32,26 @@ func WithGuard(g Allower) Option {
 	})
 }
 
-// refuse returns g's error for a request to p, after closing its body, or
-// nil when the request may go.
-func refuse(g Allower, req *http.Request, p usage.Provider) error {
+// claudeTokenCounters are the counters whose quotas also decide whether a
+// call to Claude may go, when the decorator reads Claude's tokens.
+var claudeTokenCounters = [...]usage.Provider{usage.ClaudeInputTokens, usage.ClaudeOutputTokens, usage.ClaudeCacheReadTokens, usage.ClaudeCacheWriteTokens}
+
+// refuse returns the guard's error for a request to p, after closing its
+// body, or nil when the request may go. With WithClaudeTokens, a call to
+// Claude is refused too when a quota of one of its token counters is spent.
+func (o *observer) refuse(req *http.Request, p usage.Provider) error {
+	g := o.cfg.guard
 	if g == nil {
 		return nil
 	}
 	err := g.Allow(p)
+	if err == nil && o.tokens != nil && p == usage.Claude {
+		for _, c := range claudeTokenCounters {
+			if err = g.Allow(c); err != nil {
+				break
+			}
+		}
+	}
 	if err != nil && req.Body != nil {
 		_ = req.Body.Close()
 	}

@@ -182,3 +182,36 @@ func TestFleetOvershootIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardRefusesClaudeOnceATokenQuotaIsSpent: with WithClaudeTokens, a
+// spent token quota refuses Claude's calls, not only a spent call quota.
+func TestGuardRefusesClaudeOnceATokenQuotaIsSpent(t *testing.T) {
+	var served atomic.Int64
+	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"type":"message","usage":{"input_tokens":10,"output_tokens":400}}`)
+	})
+	tr, g := newTrackerAndGuard(t, miniredisClient(t), map[usage.Provider]usage.Quota{
+		usage.Claude:             {Limit: 1000},
+		usage.ClaudeOutputTokens: {Limit: 1000},
+	}, usage.WithFlushInterval(time.Hour))
+	claude := providers.WrapClient(nil, tr, usage.Claude, providers.WithClaudeTokens(tr), providers.WithGuard(g))
+	t.Cleanup(claude.CloseIdleConnections)
+	var errs []error
+	for range 4 {
+		resp, err := claude.Post(srv.URL+"/v1/messages", "application/json", strings.NewReader(`{}`))
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		errs = append(errs, err)
+	}
+	var qe *usage.QuotaError
+	if errs[0] != nil || errs[1] != nil || errs[2] != nil || !errors.As(errs[3], &qe) || qe.Provider != usage.ClaudeOutputTokens || qe.Used != 1200 {
+		t.Fatalf("four calls of 400 output tokens each against 1,000: %v, want the fourth refused for claude_output_tokens at 1,200", errs)
+	}
+	if served.Load() != 3 {
+		t.Errorf("the server served %d calls, want 3", served.Load())
+	}
+}

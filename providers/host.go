@@ -165,7 +165,7 @@ func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return t.next.RoundTrip(req)
 	}
-	if err := refuse(t.obs.cfg.guard, req, p); err != nil {
+	if err := t.obs.refuse(req, p); err != nil {
 		return nil, err
 	}
 	resp, err := t.next.RoundTrip(req)

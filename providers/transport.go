@@ -89,7 +89,7 @@ type transport struct {
 
 // RoundTrip implements [http.RoundTripper].
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := refuse(t.obs.cfg.guard, req, t.p); err != nil {
+	if err := t.obs.refuse(req, t.p); err != nil {
 		return nil, err
 	}
 	resp, err := t.next.RoundTrip(req)

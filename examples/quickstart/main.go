@@ -3,9 +3,11 @@
 // for the five providers' APIs, counts every successful call with a usage
 // tracker through one providers.ByHost-wrapped client, and prints what the
 // health dashboard shows: each provider's calls today, a 7-day sparkline and
-// the burn of a sample quota. A budget guard refuses the calls that would
-// pass a quota, before they are sent, and alerts fire once when 80 % and
-// 100 % of a quota are used.
+// the burn of a sample quota. Claude's tokens are read from its answers and
+// burn a token quota of their own; Apollo's own count of what is left is
+// kept from its headers. A budget guard refuses the calls that would pass a
+// quota, calls or tokens, before they are sent, and alerts fire once when
+// 80 % and 100 % of a quota are used.
 //
 //	go run ./examples/quickstart [-redis host:port] [-postgres URL]
 //
@@ -23,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -64,10 +67,15 @@ func main() {
 }
 
 // sampleQuotas are monthly allowances of a small plan, as a billing page
-// would state them. Apollo's runs out during the simulated week.
+// would state them. Apollo's runs out during the simulated week; Claude's
+// are in tokens as well as calls.
 var sampleQuotas = map[usage.Provider]int64{
 	usage.Apollo: 100, usage.ContactOut: 1000, usage.Exa: 140, usage.EDGAR: 5000, usage.Claude: 400,
+	usage.ClaudeInputTokens: 400_000, usage.ClaudeOutputTokens: 40_000,
 }
+
+// tokenCounters are Claude's token counters, as the quickstart prints them.
+var tokenCounters = []usage.Provider{usage.ClaudeInputTokens, usage.ClaudeOutputTokens, usage.ClaudeCacheReadTokens}
 
 // monthly returns sampleQuotas as quotas that reset on the 1st.
 func monthly() map[usage.Provider]usage.Quota {
@@ -137,9 +145,12 @@ func run(ctx context.Context, out io.Writer, c config) error {
 	}
 
 	// One client for all outgoing calls; ByHost counts each provider's 2xx,
-	// and asks the guard before sending.
+	// asks the guard before sending, reads Claude's tokens from its answers
+	// and keeps what providers say of their own quota.
 	refused := &refusals{}
-	client := &http.Client{Transport: refused.count(providers.ByHost(fakes.Transport(), tracker, providers.DefaultHosts(), providers.WithGuard(guard)))}
+	byHost := providers.ByHost(fakes.Transport(), tracker, providers.DefaultHosts(),
+		providers.WithGuard(guard), providers.WithClaudeTokens(tracker), providers.WithReportedQuota(tracker))
+	client := &http.Client{Transport: refused.count(byHost)}
 	// A circuit that opens stays open for the next three prospects.
 	enricher := &enrich.Enricher{Client: client, Scheme: "http", Cooldown: 3 * time.Minute, Now: clock}
 
@@ -193,10 +204,13 @@ func run(ctx context.Context, out io.Writer, c config) error {
 		return fmt.Errorf("close tracker: %w", err)
 	}
 	fmt.Fprintf(out, "Enriched %d prospects over 7 days: Apollo, then ContactOut, Exa, SEC EDGAR and Claude at once.\n", total)
-	fmt.Fprintf(out, "tracker: %v\n\n", tracker.Stats())
+	fmt.Fprintf(out, "tracker, in units (calls, and tokens for token counters): %v\n\n", tracker.Stats())
 
 	r := usage.NewReader(rdb, usage.WithClock(func() time.Time { return now }))
 	if err := printQuotaBurn(ctx, out, r, now); err != nil {
+		return err
+	}
+	if err := printTokens(ctx, out, r); err != nil {
 		return err
 	}
 	if err := guard.Refresh(ctx); err != nil { // the last alerts, if the background refresh has not seen them yet
@@ -258,14 +272,12 @@ func printGuard(out io.Writer, refused *refusals, alerts *alertLog) {
 		return cmp.Or(cmp.Compare(a.Provider, b.Provider), cmp.Compare(a.Threshold, b.Threshold))
 	})
 	for _, a := range alerts.alerts {
-		fmt.Fprintf(out, "  alert: %-10s passed %3.0f%% of its %d calls a month\n", a.Provider, a.Threshold*100, a.Quota.Limit)
+		fmt.Fprintf(out, "  alert: %-20s passed %3.0f%% of its %d a month\n", a.Provider, a.Threshold*100, a.Quota.Limit)
 	}
 	refused.mu.Lock()
 	defer refused.mu.Unlock()
-	for _, p := range enrich.Providers {
-		if n := refused.n[p]; n > 0 {
-			fmt.Fprintf(out, "  refused: %d %s calls, never sent: the month's %d were used\n", n, p, sampleQuotas[p])
-		}
+	for _, p := range slices.Sorted(maps.Keys(refused.n)) {
+		fmt.Fprintf(out, "  refused: %d calls, never sent: the month's %d %s were used\n", refused.n[p], sampleQuotas[p], p)
 	}
 	fmt.Fprintln(out)
 }
@@ -292,18 +304,49 @@ func printQuotaBurn(ctx context.Context, out io.Writer, r *usage.Reader, now tim
 		if err != nil {
 			return err
 		}
-		runsOut := "not this period (resets " + b.PeriodEnd.Format("Jan 2") + ")"
-		switch {
-		case b.Remaining == 0:
-			runsOut = "exhausted"
-		case !b.Exhausts.IsZero():
-			runsOut = b.Exhausts.Format("Jan 2 15:04 MST")
-		}
 		fmt.Fprintf(out, "  %-10s %5d  %-7s  %5d %5d %6.1f  %s\n",
-			p, days[len(days)-1].Count, sparkline(days), q.Limit, b.Used, b.DailyAverage, runsOut)
+			p, days[len(days)-1].Count, sparkline(days), q.Limit, b.Used, b.DailyAverage, describeRunOut(b))
 	}
 	fmt.Fprintln(out)
 	return nil
+}
+
+// printTokens prints Claude's token counters and their burn, and what Apollo
+// said of its own quota.
+func printTokens(ctx context.Context, out io.Writer, r *usage.Reader) error {
+	fmt.Fprintln(out, "Claude's tokens, read from each answer's usage (same keys, same reader)")
+	fmt.Fprintf(out, "  %-26s %9s %9s %8s  %s\n", "counter", "used", "quota", "/day", "runs out")
+	for _, p := range tokenCounters {
+		b, err := r.Burn(ctx, p, usage.Quota{Limit: max(sampleQuotas[p], 1), Period: usage.PerMonth, AnchorDay: 1})
+		if err != nil {
+			return err
+		}
+		quota, runsOut := "-", "-"
+		if sampleQuotas[p] > 0 {
+			quota, runsOut = fmt.Sprint(sampleQuotas[p]), describeRunOut(b)
+		}
+		fmt.Fprintf(out, "  %-26s %9d %9s %8.0f  %s\n", p, b.Used, quota, b.DailyAverage, runsOut)
+	}
+	rep, err := r.Reported(ctx, usage.Apollo)
+	if err != nil {
+		return err
+	}
+	if left := rep.Values["x-24-hour-requests-left"]; left != "" {
+		fmt.Fprintf(out, "  Apollo itself reports %s of %s requests left in 24 h\n", left, rep.Values["x-rate-limit-24-hour"])
+	}
+	fmt.Fprintln(out)
+	return nil
+}
+
+// describeRunOut says when a quota runs out at its burn rate.
+func describeRunOut(b usage.BurnReport) string {
+	switch {
+	case b.Remaining == 0:
+		return "exhausted"
+	case !b.Exhausts.IsZero():
+		return b.Exhausts.Format("Jan 2 15:04 MST")
+	}
+	return "not this period (resets " + b.PeriodEnd.Format("Jan 2") + ")"
 }
 
 // sparkline draws counts as bars, the tallest the week's highest.

@@ -27,7 +27,8 @@ func TestQuickstartWithoutServers(t *testing.T) {
 	text := out.String()
 	t.Log("\n" + text)
 	for _, want := range []string{"apollo", "contactout", "exa", "edgar", "claude", "pending=0 dropped=0", `"status":"failed"`, "legacy shape",
-		"alert: apollo     passed 100% of its 100 calls a month", "refused: 8 apollo calls, never sent"} {
+		"alert: apollo               passed 100% of its 100 a month", "refused: 8 calls, never sent: the month's 100 apollo were used",
+		"claude_output_tokens", "Apollo itself reports"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
 		}

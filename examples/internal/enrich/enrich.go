@@ -8,10 +8,12 @@ package enrich
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,20 +75,22 @@ type Enricher struct {
 // for all four sources.
 func (e *Enricher) Run(ctx context.Context, p Prospect) map[string]sourcestatus.Payload {
 	// Apollo's match comes first; the sources run whether it succeeds or not.
-	_ = e.call(ctx, "api.apollo.io", "/api/v1/people/match", url.Values{"domain": {p.Domain}})
+	_ = e.call(ctx, "api.apollo.io", "/api/v1/people/match", url.Values{"domain": {p.Domain}}, "")
 
 	calls := map[string]func() sourcestatus.Payload{
 		"contactout": func() sourcestatus.Payload {
-			return e.call(ctx, "api.contactout.com", "/v1/people/enrich", url.Values{"domain": {p.Domain}})
+			return e.call(ctx, "api.contactout.com", "/v1/people/enrich", url.Values{"domain": {p.Domain}}, "")
 		},
 		"exa": func() sourcestatus.Payload {
-			return e.call(ctx, "api.exa.ai", "/search", url.Values{"query": {p.Name + " news"}})
+			return e.call(ctx, "api.exa.ai", "/search", url.Values{"query": {p.Name + " news"}}, "")
 		},
 		"sec": func() sourcestatus.Payload {
-			return e.call(ctx, "efts.sec.gov", "/LATEST/search-index", url.Values{"q": {p.Ticker}})
+			return e.call(ctx, "efts.sec.gov", "/LATEST/search-index", url.Values{"q": {p.Ticker}}, "")
 		},
 		"claude": func() sourcestatus.Payload {
-			return e.call(ctx, "api.anthropic.com", "/v1/messages", url.Values{"about": {p.Name}})
+			prompt, _ := json.Marshal("Summarize the latest news about " + p.Name)
+			return e.call(ctx, "api.anthropic.com", "/v1/messages", nil,
+				`{"model":"claude-sonnet-4-5","max_tokens":400,"messages":[{"role":"user","content":`+string(prompt)+`}]}`)
 		},
 	}
 	out := make(map[string]sourcestatus.Payload, len(calls))
@@ -123,13 +127,21 @@ func (e *Enricher) outcome(source string, p Prospect, call func() sourcestatus.P
 	return r
 }
 
-// call sends one GET and describes its outcome with sourcestatus.FromHTTP,
-// which keeps the URL's query and any credential out of the status column.
-func (e *Enricher) call(ctx context.Context, host, path string, q url.Values) sourcestatus.Payload {
+// call sends one GET, or a POST of a JSON body when body is not empty, and
+// describes its outcome with sourcestatus.FromHTTP, which keeps the URL's
+// query and any credential out of the status column.
+func (e *Enricher) call(ctx context.Context, host, path string, q url.Values, body string) sourcestatus.Payload {
 	u := url.URL{Scheme: e.Scheme, Host: host, Path: path, RawQuery: q.Encode()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	method, r := http.MethodGet, io.Reader(nil)
+	if body != "" {
+		method, r = http.MethodPost, strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
 	if err != nil {
 		return sourcestatus.FromHTTP(nil, err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	client := e.Client
 	if c, ok := e.Clients[host]; ok {
@@ -137,7 +149,7 @@ func (e *Enricher) call(ctx context.Context, host, path string, q url.Values) so
 	}
 	resp, err := client.Do(req)
 	if err == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, resp.Body) // to its end: Claude's tokens are read as it is
 		_ = resp.Body.Close()
 	}
 	return sourcestatus.FromHTTP(resp, err)

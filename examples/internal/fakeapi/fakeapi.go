@@ -95,11 +95,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	s.mu.Lock()
-	n := s.seen[host]
+	count := s.seen[host] // requests to host before this one
 	s.seen[host]++
 	s.mu.Unlock()
 	h := fnv.New32a()
-	fmt.Fprint(h, host, r.URL.String(), n)
+	fmt.Fprint(h, host, r.URL.String(), count)
 	switch n := h.Sum32() % 120; {
 	case n < 12:
 		w.Header().Set("Retry-After", "1")
@@ -111,7 +111,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case n < 22:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprint(w, `{"error":"unavailable"}`)
+	case host == Hosts["claude"] && r.Method == http.MethodPost && r.URL.Path == "/v1/messages":
+		// A Messages API answer, with the usage the token counters read.
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": fmt.Sprintf("msg_%08x", h.Sum32()), "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+			"content":     []map[string]string{{"type": "text", "text": "A short summary of the prospect's news."}},
+			"stop_reason": "end_turn",
+			"usage": map[string]int{
+				"input_tokens": 600 + int(n)*10, "output_tokens": 150 + int(n)*3,
+				"cache_read_input_tokens": 1200, "cache_creation_input_tokens": 0,
+			},
+		})
 	default:
+		if host == Hosts["apollo"] {
+			// Apollo's own count of what is left today, as its API reports it.
+			w.Header().Set("X-Rate-Limit-24-Hour", "600")
+			w.Header().Set("X-24-Hour-Requests-Left", fmt.Sprint(max(600-count-1, 0)))
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"host": host, "path": r.URL.Path, "query": r.URL.RawQuery,
 			"result": strings.ToUpper(host[:1]) + " found it",
