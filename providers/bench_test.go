@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/enrichmeter/enrichmeter/providers"
 	"github.com/enrichmeter/enrichmeter/usage"
@@ -94,6 +95,8 @@ func transports(b *testing.B, next http.RoundTripper) []namedTransport {
 		{"ByHost", providers.ByHost(next, tracker, hosts)},
 		{"NewTransportGuard", providers.NewTransport(next, tracker, usage.Exa, providers.WithGuard(guard))},
 		{"NewTransportReportedQuota", providers.NewTransport(next, tracker, usage.Exa, providers.WithReportedQuota(tracker))},
+		{"NewTransportMetrics", providers.NewTransport(next, tracker, usage.Exa,
+			providers.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))))},
 	}
 }
 

@@ -19,20 +19,23 @@ type Doer interface {
 // nil *[http.Client]) or not, and otherwise as [NewTransport] does.
 func WrapDoer(d Doer, c Counter, p usage.Provider, opts ...Option) Doer {
 	mustNotBeNil("WrapDoer", "Doer", d)
-	return &doer{next: d, obs: newBoundObserver("WrapDoer", c, p, opts), p: p}
+	w := &doer{next: doerTripper{d}, obs: newBoundObserver("WrapDoer", c, p, opts), p: p}
+	unregisterWhenCollected(w, &w.obs)
+	return w
 }
 
 type doer struct {
-	next Doer
+	next http.RoundTripper // a doerTripper, converted once
 	obs  observer
 	p    usage.Provider
 }
 
 // Do implements [Doer].
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
-	if err := d.obs.refuse(req, d.p); err != nil {
-		return nil, err
-	}
-	resp, err := d.next.Do(req)
-	return d.obs.observe(req, resp, err, d.p), err
+	return d.obs.roundTrip(d.next, req, d.p)
 }
+
+// doerTripper sends requests through a Doer's Do.
+type doerTripper struct{ d Doer }
+
+func (t doerTripper) RoundTrip(req *http.Request) (*http.Response, error) { return t.d.Do(req) }

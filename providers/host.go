@@ -51,10 +51,12 @@ func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, 
 	mustNotBeNil("ByHost", "Counter", c)
 	t := &hostTransport{next: orDefault(next)}
 	from := make(map[hostKey]string) // the key each entry came from
-	claude := false                  // a key maps to Claude
+	var ps []usage.Provider          // the providers keys map to
 	for _, key := range slices.Sorted(maps.Keys(hosts)) {
 		p := hosts[key]
-		claude = claude || p == usage.Claude
+		if !slices.Contains(ps, p) {
+			ps = append(ps, p)
+		}
 		if err := p.Validate(); err != nil {
 			panic(fmt.Sprintf("providers: ByHost: key %q: %v", key, err))
 		}
@@ -72,7 +74,8 @@ func ByHost(next http.RoundTripper, c Counter, hosts map[string]usage.Provider, 
 		}
 		from[k] = key
 	}
-	t.obs = newObserver("ByHost", c, opts, claude, "no key maps to "+string(usage.Claude))
+	t.obs = newObserver("ByHost", c, opts, ps, "no key maps to "+string(usage.Claude))
+	unregisterWhenCollected(t, &t.obs)
 	return t
 }
 
@@ -165,11 +168,7 @@ func (t *hostTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return t.next.RoundTrip(req)
 	}
-	if err := t.obs.refuse(req, p); err != nil {
-		return nil, err
-	}
-	resp, err := t.next.RoundTrip(req)
-	return t.obs.observe(req, resp, err, p), err
+	return t.obs.roundTrip(t.next, req, p)
 }
 
 // lookup finds the provider of the host a request to u is sent to. It

@@ -4,30 +4,59 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
+	"slices"
 	"sync/atomic"
+
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/enrichmeter/enrichmeter/usage"
 )
 
 // observer decides whether a finished round trip counts, and counts it.
 type observer struct {
-	c      Counter
-	cfg    config
-	tokens *tokenAdders // nil without WithClaudeTokens
+	c       Counter
+	cfg     config
+	tokens  *tokenAdders      // nil without WithClaudeTokens
+	metrics *decoratorMetrics // nil without WithMeterProvider
 }
 
-// newObserver returns an observer that counts with c as opts say. claude
-// says whether the decorator fn counts calls for usage.Claude, which
-// WithClaudeTokens needs; why says which ones it counts, for the panic.
-func newObserver(fn string, c Counter, opts []Option, claude bool, why string) observer {
+// newObserver returns an observer that counts with c as opts say, for a
+// decorator fn of providers ps. WithClaudeTokens needs usage.Claude among
+// them; why says which ones they are, for the panic.
+func newObserver(fn string, c Counter, opts []Option, ps []usage.Provider, why string) observer {
 	o := observer{c: c, cfg: newConfig(opts)}
 	if o.cfg.tokens != nil {
-		if !claude {
+		if !slices.Contains(ps, usage.Claude) {
 			panic(fmt.Sprintf("providers: %s: WithClaudeTokens reads Claude's responses, but %s", fn, why))
 		}
 		o.tokens = newTokenAdders(o.cfg.tokens)
 	}
+	o.metrics = newDecoratorMetrics(fn, o.cfg, ps)
 	return o
+}
+
+// roundTrip sends req, a request to p, through next, as every decorator
+// does: it asks the guard first, times and counts the outcome for the
+// metrics, and observes the result.
+func (o *observer) roundTrip(next http.RoundTripper, req *http.Request, p usage.Provider) (*http.Response, error) {
+	if err := o.refuse(req, p); err != nil {
+		o.metrics.refused(p)
+		return nil, err
+	}
+	start := o.metrics.start()
+	resp, err := next.RoundTrip(req)
+	o.metrics.done(p, req, resp, err, start)
+	return o.observe(req, resp, err, p), err
+}
+
+// unregisterWhenCollected unregisters the metrics of a decorator d, if it has
+// any, once d is garbage: a decorator has no Close, and a program that
+// builds many must not keep a callback for each.
+func unregisterWhenCollected[T any](d *T, o *observer) {
+	if o.metrics != nil {
+		runtime.AddCleanup(d, func(r metric.Registration) { _ = r.Unregister() }, o.metrics.reg)
+	}
 }
 
 // observe counts the call that req, resp and err describe if it succeeded,

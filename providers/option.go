@@ -1,6 +1,10 @@
 package providers
 
-import "net/http"
+import (
+	"net/http"
+
+	"go.opentelemetry.io/otel/metric"
+)
 
 // An Option configures a decorator.
 type Option interface {
@@ -17,10 +21,13 @@ type config struct {
 	guard    Allower  // nil: no guard
 	reporter Reporter // nil: quota headers are not read
 	tokens   Adder    // nil: Claude's tokens are not read
+
+	meterProvider   metric.MeterProvider // nil: no metrics
+	latencySampling int                  // time one request in this many
 }
 
 func newConfig(opts []Option) config {
-	c := config{success: Is2xx}
+	c := config{success: Is2xx, latencySampling: DefaultLatencySampling}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -99,4 +106,33 @@ func CountAtEOF() Option {
 func WithClaudeTokens(a Adder) Option {
 	mustNotBeNil("WithClaudeTokens", "Adder", a)
 	return optionFunc(func(c *config) { c.tokens = a })
+}
+
+// WithMeterProvider makes a decorator report, through mp, each provider's
+// requests by outcome (2xx, 4xx, 429, 5xx, a network error, a cancelled
+// request...) and the time to response headers of a sample of them; the
+// names and attributes are in metrics.go and the README. Requests are
+// counted in memory and observed when mp collects, so a request costs one
+// atomic add more and no allocation. The default is no metrics; nil keeps
+// it. Build decorators once: each registers a callback with mp, which is
+// released only when the decorator is garbage collected.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.meterProvider = mp
+		}
+	})
+}
+
+// WithLatencySampling sets how many requests there are, with
+// [WithMeterProvider], for each one whose time to response headers is
+// recorded; they are chosen at random. 1 records every request, at the cost
+// of two clock reads and a histogram record each. The default is
+// [DefaultLatencySampling]; n < 1 keeps it.
+func WithLatencySampling(n int) Option {
+	return optionFunc(func(c *config) {
+		if n >= 1 {
+			c.latencySampling = n
+		}
+	})
 }

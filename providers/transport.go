@@ -33,14 +33,16 @@ func NewTransport(next http.RoundTripper, c Counter, p usage.Provider, opts ...O
 }
 
 func newTransport(fn string, next http.RoundTripper, c Counter, p usage.Provider, opts []Option) *transport {
-	return &transport{next: orDefault(next), obs: newBoundObserver(fn, c, p, opts), p: p}
+	t := &transport{next: orDefault(next), obs: newBoundObserver(fn, c, p, opts), p: p}
+	unregisterWhenCollected(t, &t.obs)
+	return t
 }
 
 // newBoundObserver checks the wiring of a decorator fn for one provider p,
 // and returns its observer, which counts with c bound to p.
 func newBoundObserver(fn string, c Counter, p usage.Provider, opts []Option) observer {
 	mustWire(fn, c, p)
-	return newObserver(fn, bind(c, p), opts, p == usage.Claude, "it counts "+string(p))
+	return newObserver(fn, bind(c, p), opts, []usage.Provider{p}, "it counts "+string(p))
 }
 
 // bind returns the fastest way to count p's calls with c: a [usage.Meter]
@@ -89,11 +91,7 @@ type transport struct {
 
 // RoundTrip implements [http.RoundTripper].
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.obs.refuse(req, t.p); err != nil {
-		return nil, err
-	}
-	resp, err := t.next.RoundTrip(req)
-	return t.obs.observe(req, resp, err, t.p), err
+	return t.obs.roundTrip(t.next, req, t.p)
 }
 
 // CloseIdleConnections closes the idle connections of the wrapped transport,
