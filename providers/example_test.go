@@ -20,6 +20,17 @@ import (
 	"github.com/enrichmeter/enrichmeter/usage"
 )
 
+// exampleRedis starts an in-process Redis for the examples; a real program
+// passes its own *redis.Client or *redis.ClusterClient to the tracker.
+func exampleRedis() (*redis.Client, func()) {
+	mr, err := miniredis.Run()
+	if err != nil {
+		log.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	return rdb, func() { rdb.Close(); mr.Close() }
+}
+
 // printCounter prints what it counts, to show which calls count.
 type printCounter struct{}
 
@@ -51,10 +62,8 @@ func ExampleNewTransport() {
 func ExampleWrapClient() {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer api.Close()
-	mr, _ := miniredis.Run()
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
+	rdb, stop := exampleRedis()
+	defer stop()
 
 	tracker := usage.NewTracker(rdb)
 	// One line: the SDK or REST client takes this *http.Client and never knows.
@@ -145,10 +154,8 @@ func ExampleWithClaudeTokens() {
 			`data: {"type":"message_stop"}`+"\n\n")
 	}))
 	defer api.Close()
-	mr, _ := miniredis.Run()
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
+	rdb, stop := exampleRedis()
+	defer stop()
 	at := time.Date(2026, 11, 26, 3, 15, 3, 0, time.UTC)
 	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return at }))
 
@@ -182,10 +189,8 @@ func ExampleWithClaudeTokens() {
 func ExampleWithGuard() {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer api.Close()
-	mr, _ := miniredis.Run()
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
+	rdb, stop := exampleRedis()
+	defer stop()
 	ctx := context.Background()
 
 	tracker := usage.NewTracker(rdb)
@@ -223,10 +228,8 @@ func ExampleWithReportedQuota() {
 		w.Header().Set("X-Rate-Limit-24-Hour", "600")
 	}))
 	defer api.Close()
-	mr, _ := miniredis.Run()
-	defer mr.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
+	rdb, stop := exampleRedis()
+	defer stop()
 	ctx := context.Background()
 
 	tracker := usage.NewTracker(rdb)

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/enrichmeter/enrichmeter/internal/testsupport"
@@ -108,13 +105,8 @@ func TestDecoratorMetrics(t *testing.T) {
 
 func TestDecoratorMetricsThroughPrometheus(t *testing.T) {
 	srv := outcomeServer(t)
-	reg := prometheus.NewRegistry()
-	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	exa := providers.WrapClient(nil, &counter{}, usage.Exa,
-		providers.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))), providers.WithLatencySampling(1))
+	mp, scrape := testsupport.PrometheusMeterProvider(t)
+	exa := providers.WrapClient(nil, &counter{}, usage.Exa, providers.WithMeterProvider(mp), providers.WithLatencySampling(1))
 	t.Cleanup(exa.CloseIdleConnections)
 	for _, path := range []string{"/ok", "/limited"} {
 		resp, err := exa.Get(srv.URL + path)
@@ -123,23 +115,13 @@ func TestDecoratorMetricsThroughPrometheus(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	scrape := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer scrape.Close()
-	resp, err := scrape.Client().Get(scrape.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := scrape()
 	for _, line := range []string{
 		`enrichmeter_provider_requests_total{enrichmeter_outcome="2xx",enrichmeter_provider="exa"`,
 		`enrichmeter_provider_requests_total{enrichmeter_outcome="429",enrichmeter_provider="exa"`,
 		`enrichmeter_provider_request_duration_seconds_bucket{enrichmeter_outcome="2xx",enrichmeter_provider="exa"`,
 	} {
-		if !strings.Contains(string(body), line) {
+		if !strings.Contains(body, line) {
 			t.Errorf("the scrape has no %s", line)
 		}
 	}

@@ -1,16 +1,11 @@
 package usage_test
 
 import (
-	"io"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -105,12 +100,7 @@ func TestTrackerMetrics(t *testing.T) {
 }
 
 func TestTrackerMetricsThroughPrometheus(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	mp, scrape := testsupport.PrometheusMeterProvider(t)
 	tr := usage.NewTracker(newMiniredisClient(t), usage.WithMeterProvider(mp), usage.WithFlushInterval(time.Hour))
 	closeAtCleanup(t, tr)
 	tr.Track(usage.Exa)
@@ -118,17 +108,7 @@ func TestTrackerMetricsThroughPrometheus(t *testing.T) {
 	if err := tr.Flush(ctxTimeout(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := scrape()
 	for _, line := range []string{
 		"enrichmeter_usage_tracked_total{",
 		"enrichmeter_usage_flushed_total{",
@@ -138,7 +118,7 @@ func TestTrackerMetricsThroughPrometheus(t *testing.T) {
 		"enrichmeter_usage_flush_duration_seconds_bucket{",
 		"enrichmeter_usage_lag_seconds{",
 	} {
-		if !strings.Contains(string(body), line) {
+		if !strings.Contains(body, line) {
 			t.Errorf("the scrape has no %s", line)
 		}
 	}

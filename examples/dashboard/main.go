@@ -60,10 +60,9 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/enrichmeter/enrichmeter/examples/internal/localredis"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -77,22 +76,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	opts := &redis.Options{}
-	if *redisURL == "" {
-		mr, err := miniredis.Run()
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer mr.Close()
-		opts.Addr = mr.Addr()
-	} else {
-		var err error
-		if opts, err = redis.ParseURL(*redisURL); err != nil {
-			log.Fatalf("-redis: %v (want redis://host:port/db)", err)
-		}
+	rdb, _, closeRedis, err := localredis.Open(*redisURL)
+	if err != nil {
+		log.Fatal(err)
 	}
-	rdb := redis.NewClient(opts)
-	defer rdb.Close()
+	defer closeRedis()
 	if *redisURL == "" {
 		if err := seedSample(ctx, rdb, time.Now()); err != nil {
 			log.Fatal(err)

@@ -23,12 +23,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
 	"github.com/enrichmeter/enrichmeter/examples/internal/fakeapi"
+	"github.com/enrichmeter/enrichmeter/examples/internal/localredis"
 	"github.com/enrichmeter/enrichmeter/providers"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 	"github.com/enrichmeter/enrichmeter/usage"
@@ -36,7 +35,7 @@ import (
 
 type config struct {
 	postgresURL string
-	redisAddr   string
+	redisURL    string
 	table       string
 	prospects   int
 	workers     int
@@ -49,7 +48,7 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.postgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL (required)")
-	flag.StringVar(&c.redisAddr, "redis", os.Getenv("REDIS_ADDR"), "Redis address; empty runs an in-process miniredis")
+	flag.StringVar(&c.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:6379/0); empty runs an in-process miniredis")
 	flag.StringVar(&c.table, "table", sourcestatus.DefaultTable, "prospects table, created if missing")
 	flag.IntVar(&c.prospects, "prospects", 50, "prospects to enrich")
 	flag.IntVar(&c.workers, "workers", 4, "prospects enriched at once")
@@ -70,16 +69,11 @@ func main() {
 func run(stop context.Context, out io.Writer, c config) error {
 	ctx := context.Background() // work in flight finishes even after stop
 
-	if c.redisAddr == "" {
-		mr, err := miniredis.Run()
-		if err != nil {
-			return err
-		}
-		defer mr.Close()
-		c.redisAddr = mr.Addr()
+	rdb, _, closeRedis, err := localredis.Open(c.redisURL)
+	if err != nil {
+		return err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: c.redisAddr})
-	defer rdb.Close()
+	defer closeRedis()
 	tracker := usage.NewTracker(rdb)
 
 	pool, err := pgxpool.New(ctx, c.postgresURL)

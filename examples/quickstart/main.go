@@ -11,8 +11,8 @@
 //
 //	go run ./examples/quickstart [-redis host:port] [-postgres URL]
 //
-// Redis defaults to an in-process miniredis (REDIS_ADDR or -redis use a real
-// one). With a PostgreSQL URL (DATABASE_URL or -postgres) it also records each
+// Redis defaults to an in-process miniredis (REDIS_URL or -redis
+// redis://host:port use a real one). With a PostgreSQL URL (DATABASE_URL or -postgres) it also records each
 // source's outcome in a table and prints the error feed; without one it prints
 // the status JSON it would write.
 package main
@@ -34,19 +34,18 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
 	"github.com/enrichmeter/enrichmeter/examples/internal/fakeapi"
+	"github.com/enrichmeter/enrichmeter/examples/internal/localredis"
 	"github.com/enrichmeter/enrichmeter/providers"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
 
 type config struct {
-	redisAddr   string
+	redisURL    string
 	postgresURL string
 	table       string
 	now         time.Time // the simulated week ends now
@@ -54,7 +53,7 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.redisAddr, "redis", os.Getenv("REDIS_ADDR"), "Redis address; empty runs an in-process miniredis")
+	flag.StringVar(&c.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:6379/0); empty runs an in-process miniredis")
 	flag.StringVar(&c.postgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL; empty skips the source statuses")
 	flag.StringVar(&c.table, "table", "enrichmeter_quickstart_prospects", "table for the prospects, created if missing")
 	flag.Parse()
@@ -87,17 +86,11 @@ func monthly() map[usage.Provider]usage.Quota {
 }
 
 func run(ctx context.Context, out io.Writer, c config) error {
-	redisName := c.redisAddr
-	if c.redisAddr == "" {
-		mr, err := miniredis.Run()
-		if err != nil {
-			return err
-		}
-		defer mr.Close()
-		c.redisAddr, redisName = mr.Addr(), "in-process miniredis (-redis host:port for a real one)"
+	rdb, redisName, closeRedis, err := localredis.Open(c.redisURL)
+	if err != nil {
+		return err
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: c.redisAddr})
-	defer rdb.Close()
+	defer closeRedis()
 
 	fakes, err := fakeapi.Start()
 	if err != nil {

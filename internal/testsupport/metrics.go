@@ -2,8 +2,14 @@ package testsupport
 
 import (
 	"context"
+	"io"
+	"net/http/httptest"
 	"slices"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -35,36 +41,68 @@ func Collect(t testing.TB, r *sdkmetric.ManualReader) Metrics {
 // none, failing t if name is missing, is no int64 sum, or has another unit.
 func (ms Metrics) Int64(t testing.TB, name, unit string, attrs ...string) int64 {
 	t.Helper()
-	m := ms.get(t, name, unit)
-	sum, ok := m.Data.(metricdata.Sum[int64])
+	sum, ok := ms.get(t, name, unit).Data.(metricdata.Sum[int64])
 	if !ok {
-		t.Fatalf("%s is a %T, want an int64 sum", name, m.Data)
+		t.Fatalf("%s is not an int64 sum", name)
 	}
-	want := attributeSet(attrs)
-	for _, dp := range sum.DataPoints {
-		if dp.Attributes.Equals(&want) {
-			return dp.Value
-		}
-	}
-	return 0
+	dp, _ := point(sum.DataPoints, func(dp metricdata.DataPoint[int64]) attribute.Set { return dp.Attributes }, attrs)
+	return dp.Value
 }
 
 // HistogramCount returns how many values the float64 histogram name holds
 // at the point whose attributes are exactly attrs, failing t as Int64 does.
 func (ms Metrics) HistogramCount(t testing.TB, name, unit string, attrs ...string) uint64 {
 	t.Helper()
-	m := ms.get(t, name, unit)
-	h, ok := m.Data.(metricdata.Histogram[float64])
+	h, ok := ms.get(t, name, unit).Data.(metricdata.Histogram[float64])
 	if !ok {
-		t.Fatalf("%s is a %T, want a float64 histogram", name, m.Data)
+		t.Fatalf("%s is not a float64 histogram", name)
 	}
-	want := attributeSet(attrs)
-	for _, dp := range h.DataPoints {
-		if dp.Attributes.Equals(&want) {
-			return dp.Count
+	dp, _ := point(h.DataPoints, func(dp metricdata.HistogramDataPoint[float64]) attribute.Set { return dp.Attributes }, attrs)
+	return dp.Count
+}
+
+// point returns the data point whose attributes are exactly kv (key, value,
+// key, value...).
+func point[P any](points []P, attrs func(P) attribute.Set, kv []string) (P, bool) {
+	var want []attribute.KeyValue
+	for i := 0; i+1 < len(kv); i += 2 {
+		want = append(want, attribute.String(kv[i], kv[i+1]))
+	}
+	set := attribute.NewSet(want...)
+	for _, p := range points {
+		if a := attrs(p); a.Equals(&set) {
+			return p, true
 		}
 	}
-	return 0
+	var zero P
+	return zero, false
+}
+
+// PrometheusMeterProvider returns a meter provider that exports through
+// OpenTelemetry's Prometheus exporter, and a function that scrapes it over
+// HTTP, as Prometheus would, and returns the exposition text.
+func PrometheusMeterProvider(t testing.TB) (*sdkmetric.MeterProvider, func() string) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter)), func() string {
+		t.Helper()
+		resp, err := srv.Client().Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(body)
+	}
 }
 
 func (ms Metrics) get(t testing.TB, name, unit string) metricdata.Metrics {
@@ -82,12 +120,4 @@ func (ms Metrics) get(t testing.TB, name, unit string) metricdata.Metrics {
 		t.Errorf("%s: unit %q, want %q", name, m.Unit, unit)
 	}
 	return m
-}
-
-func attributeSet(kv []string) attribute.Set {
-	var attrs []attribute.KeyValue
-	for i := 0; i+1 < len(kv); i += 2 {
-		attrs = append(attrs, attribute.String(kv[i], kv[i+1]))
-	}
-	return attribute.NewSet(attrs...)
 }
