@@ -4,23 +4,33 @@
 // done by three packages:
 //
 //   - [github.com/enrichmeter/enrichmeter/usage] counts each provider's
-//     successful calls per UTC day in Redis, without ever slowing down or
-//     failing the call it counts, and reads the counts back as daily series
-//     and quota burn.
+//     successful calls (and Claude's tokens) per UTC day in Redis, without
+//     ever slowing down or failing the call it counts; reads the counts back
+//     as daily series and quota burn; and guards quotas, with alerts that
+//     fire once across a fleet.
 //   - [github.com/enrichmeter/enrichmeter/sourcestatus] records each
 //     prospect's per-source outcome as {status, error?, at} in a PostgreSQL
-//     JSONB column, merged atomically, and reads it back, legacy rows included.
+//     JSONB column, merged atomically, and reads it back, legacy rows
+//     included, for the error feed and the pipeline card.
 //   - [github.com/enrichmeter/enrichmeter/providers] wraps any HTTP client so
-//     that its successful calls are counted by a usage tracker.
+//     that its successful calls are counted by a usage tracker, and can read
+//     Claude's tokens, refuse calls over a quota and keep what a provider
+//     says of its own quota.
 //
-// The keys and JSON match an existing TypeScript service byte for byte, so
-// both can write and read the same Redis and the same table.
+// The keys match an existing TypeScript service byte for byte and the JSON
+// matches it by value, so both can write and read the same Redis and the
+// same table. Each package can report OpenTelemetry metrics through the
+// metric API alone.
 //
 // A service typically builds one tracker at start-up and closes it at
-// shutdown:
+// shutdown, with a deadline made then:
 //
 //	tracker := usage.NewTracker(rdb) // rdb: *redis.Client or *redis.ClusterClient
-//	defer tracker.Close(shutdownCtx)
+//	defer func() {
+//		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+//		defer cancel()
+//		_ = tracker.Close(ctx) // delivers what is pending; Stats().Pending says what was not
+//	}()
 //	exa := providers.WrapClient(http.DefaultClient, tracker, usage.Exa)
 //	// every 2xx response exa receives is counted in api_usage:exa:{UTC day}
 package enrichmeter

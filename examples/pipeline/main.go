@@ -7,7 +7,7 @@
 // does not apply. On SIGINT it stops taking prospects, finishes those in
 // flight, and closes the usage tracker so that no count is lost.
 //
-//	go run ./examples/pipeline -postgres postgres://postgres@127.0.0.1:5432/test [-redis host:port]
+//	go run ./examples/pipeline -postgres postgres://postgres@127.0.0.1:5432/test [-redis redis://host:6379/0]
 package main
 
 import (
