@@ -34,9 +34,9 @@ package usage
 //   - the script (incrScript) applies a key's item only if the key's marker
 //     holds a smaller number, and records the number in the same step. An
 //     error reply means it applied nothing (see incrScript), so those units
-//     return to unsent. A reply that
-//     never came may hide an applied write, so the same item, under the
-//     same number, goes again: applied once, whatever happens.
+//     return to unsent. A reply that never came may hide an applied write,
+//     so the same item, under the same number, goes again: applied once,
+//     whatever happens.
 //
 // A round also writes the quotas providers reported (reported.go), each
 // replacing its hash in one step; a failed one is kept for the next round
@@ -48,8 +48,10 @@ package usage
 // sends from a goroutine of its own, which releases t.sem when Redis answers
 // or the client gives up, so a caller whose context ends stops waiting while
 // the write finishes in the background; the next round starts only after it.
-// t.mu protects the slot map and every slot field except n; it is never held
-// during I/O.
+// A Guard's refresh holds t.sem too, so no round lands while it reads. t.mu
+// protects the slot map and every slot field except n, and t.repMu the
+// reports waiting; neither is held during I/O, and t.sem is always taken
+// before t.mu.
 
 import (
 	"context"
