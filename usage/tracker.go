@@ -50,7 +50,7 @@ type Tracker struct {
 	mu         sync.Mutex // protects the fields below and every slot's cold fields
 	slots      map[slotKey]*slot
 	newEntries map[Provider]*entry // entries not yet in index; see entryLocked
-	stale      bool                // index holds entries that pruneIndexLocked would drop
+	stale      bool                // index may hold entries staleLocked would drop
 	seq        int64               // sequence number of the last round that cut new items
 	flushed    int64               // units Redis confirmed
 	confirmed  int64               // rounds that confirmed something; see reclaimLocked
@@ -159,16 +159,9 @@ func newTrackerID() string {
 //
 // Track is shorthand for Add(p, 1), without the amount check.
 func (t *Tracker) Track(p Provider) {
-	if t == nil {
-		return
+	if t != nil {
+		t.add(p, 1)
 	}
-	d := t.today()
-	if e := (*t.index.Load())[p]; e != nil {
-		if s := e.cur.Load(); s != nil && s.k.d == d && s.n.Add(1) >= 0 {
-			return
-		}
-	}
-	t.addSlow(p, d, 1)
 }
 
 // Add adds n to p's counter for the UTC day of the tracker's clock, with
@@ -191,6 +184,12 @@ func (t *Tracker) Add(p Provider, n int64) {
 		t.drop(dropBadAmount, n, func() error { return fmt.Errorf("usage: add %d to %s: amount not in 1..%d", n, p, int64(MaxAdd)) })
 		return
 	}
+	t.add(p, n)
+}
+
+// add counts n units of p: one atomic add on the day's slot when the
+// provider index has it, the slow path otherwise.
+func (t *Tracker) add(p Provider, n int64) {
 	d := t.today()
 	if e := (*t.index.Load())[p]; e != nil {
 		if s := e.cur.Load(); s != nil && s.k.d == d && s.n.Add(n) >= 0 {
