@@ -67,11 +67,21 @@ var (
 // safeError is msg as Update stores it: without the user info, query and
 // fragment of URLs, with the values of credential headers and parameters
 // redacted, NUL characters as U+FFFD, and at most max bytes, a longer message
-// cut at a rune boundary before TruncatedMark. Only what can be kept is
-// cleaned, so a huge message costs no more than a short one.
+// cut (before the word the limit falls in, when that word holds ':', '@',
+// '=' or '/') at a rune boundary before TruncatedMark. Only what can be kept is cleaned, so a huge message costs
+// no more than a short one.
 func safeError(msg string, max int) string {
 	whole := len(msg) <= max
-	msg = strings.ReplaceAll(msg[:min(len(msg), max)], "\x00", "\uFFFD")
+	if !whole {
+		// A piece of a URL cut before its '@', or of a credential cut
+		// before its name ends, is no longer recognisable: cut before the
+		// word the limit falls in when it looks like one.
+		msg = msg[:max]
+		if start := strings.LastIndexAny(msg, " \t\r\n\"'<>") + 1; strings.ContainsAny(msg[start:], ":@=/") {
+			msg = msg[:start]
+		}
+	}
+	msg = strings.ReplaceAll(msg, "\x00", "\uFFFD")
 	msg = absoluteURL.ReplaceAllStringFunc(msg, stripURL)
 	msg = pathQuery.ReplaceAllString(msg, "$1")
 	msg = credentialHeader.ReplaceAllString(msg, "$1$2"+redacted)

@@ -149,3 +149,27 @@ func TestFromHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestCutNeverKeepsPartOfACredential cuts a long message inside a URL with
+// user info and inside a credential header: what is kept must not carry a
+// piece of either, which cleaning the cut text alone would miss (a URL cut
+// before its '@' has no user info to strip).
+func TestCutNeverKeepsPartOfACredential(t *testing.T) {
+	for _, tail := range []string{
+		" https://alice:s3cretpassw0rd@api.exa.ai/search?api_key=SECRET",
+		" x-api-key=SECRET-KEY-VALUE and more",
+	} {
+		for pad := sourcestatus.DefaultMaxErrorLen - 60; pad < sourcestatus.DefaultMaxErrorLen; pad++ {
+			msg := strings.Repeat("x", pad) + tail
+			got := sourcestatus.FromHTTP(nil, errors.New(msg)).Error
+			for _, secret := range []string{"alice", "s3cret", "passw0rd", "SECRET"} {
+				if strings.Contains(got, secret) {
+					t.Fatalf("cut at %d of %q: the stored message keeps %q: ...%s", sourcestatus.DefaultMaxErrorLen, tail, secret, got[max(0, len(got)-80):])
+				}
+			}
+			if len(got) > sourcestatus.DefaultMaxErrorLen {
+				t.Fatalf("stored %d bytes, want at most %d", len(got), sourcestatus.DefaultMaxErrorLen)
+			}
+		}
+	}
+}
