@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,11 +24,14 @@ import (
 // from 4xx, 5xx), error (no response), canceled (the request's context
 // ended) or refused (the guard refused it before sending).
 //
-// Requests are counted in memory, with one atomic add, and observed when the
-// meter provider collects. Reading the clock costs more than the rest of a
+// Nothing on a request's path locks or calls the meter provider. Requests
+// are counted in memory, with one atomic add, and observed when the meter
+// provider collects. Reading the clock costs more than the rest of a
 // decorator on some machines (about 75 ns on a VM with kvm-clock), so the
-// duration is recorded for one request in [DefaultLatencySampling], chosen
-// at random; [WithLatencySampling] changes that.
+// duration is measured for one request in [DefaultLatencySampling], chosen
+// at random ([WithLatencySampling] changes that), and kept in a small ring
+// (the latest 256 per provider) that the collection drains into the
+// histogram.
 const meterName = "github.com/enrichmeter/enrichmeter/providers"
 
 // DefaultLatencySampling is how many requests there are for each one whose
@@ -76,7 +80,6 @@ func outcomeOf(req *http.Request, resp *http.Response, err error) int {
 // *decoratorMetrics records nothing.
 type decoratorMetrics struct {
 	byProvider map[usage.Provider]*providerMetrics
-	duration   metric.Float64Histogram
 	sample     uint32 // time a request when rand.Uint32()%sample == 0
 	reg        metric.Registration
 }
@@ -84,9 +87,41 @@ type decoratorMetrics struct {
 // providerMetrics is one provider's counts in one decorator.
 type providerMetrics struct {
 	counts   [numOutcomes]atomic.Int64
+	samples  latencyRing
 	observe  [numOutcomes]metric.ObserveOption
 	record   [numOutcomes][]metric.RecordOption
 	provider usage.Provider
+}
+
+// A latencyRing keeps the latest sampled durations until a collection takes
+// them; when more come between two collections, the oldest are lost, as a
+// sample may lose some.
+type latencyRing struct {
+	next atomic.Uint64           // how many were pushed
+	vals [ringSize]atomic.Uint64 // outcome<<56 | nanoseconds+1; 0 when empty or taken
+	mu   sync.Mutex              // protects read: collections may overlap
+	read uint64                  // pushes before this were taken
+}
+
+const ringSize = 256
+
+// push keeps d, the duration of a request with outcome o.
+func (r *latencyRing) push(o int, d time.Duration) {
+	i := r.next.Add(1) - 1
+	r.vals[i%ringSize].Store(uint64(o)<<56 | uint64(min(max(d, 0), 1<<56-2)) + 1)
+}
+
+// drain passes each kept duration to f and forgets it.
+func (r *latencyRing) drain(f func(o int, d time.Duration)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	end := r.next.Load()
+	for i := max(r.read, end-min(end, ringSize)); i < end; i++ {
+		if v := r.vals[i%ringSize].Swap(0); v != 0 {
+			f(int(v>>56), time.Duration(v&(1<<56-1)-1))
+		}
+	}
+	r.read = end
 }
 
 // newDecoratorMetrics makes the instruments for the providers a decorator
@@ -100,7 +135,7 @@ func newDecoratorMetrics(fn string, cfg config, providers []usage.Provider) *dec
 		metric.WithDescription("Requests to paid API providers, by provider and outcome."))
 	duration, err2 := m.Float64Histogram("enrichmeter.provider.request.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time to response headers of a sample of requests, by provider and outcome."))
-	dm := &decoratorMetrics{byProvider: map[usage.Provider]*providerMetrics{}, duration: duration, sample: uint32(cfg.latencySampling)}
+	dm := &decoratorMetrics{byProvider: map[usage.Provider]*providerMetrics{}, sample: uint32(cfg.latencySampling)}
 	for _, p := range providers {
 		pm := &providerMetrics{provider: p}
 		for i, name := range outcomeNames {
@@ -110,13 +145,18 @@ func newDecoratorMetrics(fn string, cfg config, providers []usage.Provider) *dec
 		}
 		dm.byProvider[p] = pm
 	}
-	reg, err3 := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	reg, err3 := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		for _, pm := range dm.byProvider {
 			for i := range pm.counts {
 				if n := pm.counts[i].Load(); n > 0 {
 					o.ObserveInt64(requests, n, pm.observe[i])
 				}
 			}
+			// The samples go to the histogram now, at collection, so that
+			// no request waits on the meter provider's locks.
+			pm.samples.drain(func(oc int, d time.Duration) {
+				duration.Record(ctx, d.Seconds(), pm.record[oc]...)
+			})
 		}
 		return nil
 	}, requests)
@@ -148,7 +188,7 @@ func (dm *decoratorMetrics) done(p usage.Provider, req *http.Request, resp *http
 	o := outcomeOf(req, resp, err)
 	pm.counts[o].Add(1)
 	if !start.IsZero() {
-		dm.duration.Record(context.Background(), time.Since(start).Seconds(), pm.record[o]...)
+		pm.samples.push(o, time.Since(start))
 	}
 }
 
