@@ -79,8 +79,8 @@ func (t *table) load(ctx context.Context) (*statements, error) {
 	return s, err
 }
 
-// readCatalog reads the types of the id and status columns and builds the
-// statements.
+// readCatalog reads the types of the id and status columns, and whether the
+// schema kit is in place, and builds the statements.
 func (t *table) readCatalog(ctx context.Context) (*statements, error) {
 	// The id's type is named without its length or precision (and a domain
 	// by its base type), so that a cast of the parameter to it never cuts or
@@ -114,5 +114,21 @@ WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text
 		}
 		return nil, fmt.Errorf("sourcestatus: column %s.%s is not jsonb (%s)", t.cfg.table, t.cfg.column, typ)
 	}
-	return buildStatements(t.n, idType), nil
+	// The schema kit's SQL is used when both its indexes are valid.
+	kit := &Schema{cfg: t.cfg, n: t.n}
+	st, err := kit.inspect(ctx, t.db)
+	if err != nil {
+		return nil, err
+	}
+	useKit := st.functions[failedAtFunc] && st.functions[newestAtFunc]
+	for _, name := range kit.indexNames() {
+		useKit = useKit && st.indexes[name] == indexValid
+	}
+	return buildStatements(t.n, idType, useKit, st.schema), nil
+}
+
+// forget drops the statements s, so that the next call reads the catalog
+// again: the schema kit's functions have gone.
+func (t *table) forget(s *statements) {
+	t.stmts.CompareAndSwap(s, nil)
 }

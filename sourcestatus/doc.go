@@ -28,6 +28,19 @@
 // would become if cut to the column's length or rounded to its scale; an id
 // that matches no row, or is not valid input for the type, is [ErrNotFound].
 //
+// # Large tables
+//
+// Without help, the error feed and the pipeline summary read every row of
+// the table, which takes seconds at a million prospects. [Schema] is the kit
+// that makes their cost follow the window read, not the table: two SQL
+// functions of the column and two B-tree indexes on them, as SQL text for a
+// migration tool ([Schema.SQL]) or applied safely on a live table
+// ([Schema.Apply]), and [Schema.Check] for start-up:
+//
+//	kit, err := sourcestatus.NewSchema()
+//	err = kit.Apply(ctx, pool) // CREATE INDEX CONCURRENTLY: writers go on
+//	r, err := sourcestatus.NewReader(pool) // reads through the indexes
+//
 // # Nothing secret is stored
 //
 // An error message reaches the column only through Update, which removes the

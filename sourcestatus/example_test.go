@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -111,4 +112,61 @@ func ExampleFromHTTP() {
 	// Output:
 	// failed HTTP 429
 	// failed Get "https://api.exa.ai/search": dial tcp: lookup api.exa.ai: no such host
+}
+
+// At start-up, a service checks the schema and, where it may, applies the
+// kit; on a large table run Apply once from a deploy step instead, as its
+// first run builds two indexes. The example runs against the PostgreSQL in
+// DATABASE_URL.
+func ExampleSchema_Apply() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	kit, err := sourcestatus.NewSchema() // prospects.enrichment_source_status, keyed by id
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := kit.Check(ctx, pool); errors.Is(err, sourcestatus.ErrSchema) {
+		log.Printf("applying the schema kit: %v", err)
+		if err := kit.Apply(ctx, pool); err != nil {
+			log.Fatal(err)
+		}
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	r, err := sourcestatus.NewReader(pool) // reads through the kit's indexes
+	if err != nil {
+		log.Fatal(err)
+	}
+	sums, err := r.Summary(ctx, time.Now().Add(-24*time.Hour))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range sums {
+		fmt.Println(s.Source, s.Counts)
+	}
+}
+
+// A migration tool takes the kit as SQL. The CREATE INDEX CONCURRENTLY
+// statements must run outside a transaction block.
+func ExampleSchema_SQL() {
+	kit, err := sourcestatus.NewSchema(sourcestatus.WithTable("crm.leads"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, stmt := range strings.Split(kit.SQL(), ";\n\n") {
+		first, _, _ := strings.Cut(stmt, "\n")
+		fmt.Println(first)
+	}
+	// Output:
+	// CREATE TABLE IF NOT EXISTS "crm"."leads" ("id" text PRIMARY KEY, "enrichment_source_status" jsonb NOT NULL DEFAULT '{}'::jsonb)
+	// CREATE OR REPLACE FUNCTION "crm"."enrichmeter_failed_at_v1"(s jsonb) RETURNS text
+	// CREATE OR REPLACE FUNCTION "crm"."enrichmeter_newest_at_v1"(s jsonb) RETURNS text
+	// CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_enrichment_source_status_failed_at" ON "crm"."leads" (("crm"."enrichmeter_failed_at_v1"("enrichment_source_status")) COLLATE "C" DESC, "id") WHERE "crm"."enrichmeter_failed_at_v1"("enrichment_source_status") IS NOT NULL
+	// CREATE INDEX CONCURRENTLY IF NOT EXISTS "leads_enrichment_source_status_newest_at" ON "crm"."leads" (("crm"."enrichmeter_newest_at_v1"("enrichment_source_status")) COLLATE "C")
+	// ANALYZE "crm"."leads";
 }

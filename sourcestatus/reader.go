@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // A Reader reads the status column for the dashboard: one prospect's
@@ -22,7 +23,9 @@ type Reader struct {
 // NewReader returns a Reader of the status column, by default
 // prospects.enrichment_source_status keyed by id. It checks the options'
 // identifiers and does no I/O; the first calls read the catalog as
-// [NewUpdater] says.
+// [NewUpdater] says, and find out whether the [Schema] kit's indexes are in
+// place: a Reader reads through them if they were when it first read, and
+// goes back to reading without them if they are dropped.
 func NewReader(db DB, opts ...Option) (*Reader, error) {
 	t, err := newTable(db, opts)
 	if err != nil {
@@ -71,35 +74,25 @@ type Failure struct {
 const maxFailures = 10_000
 
 // Failures returns the failed sources of all prospects whose failure is at or
-// after since, newest first, at most limit of them (1 to 10,000). A zero since
-// returns every failure, legacy "failed" entries (which have no time) last.
-// Rows whose column is not an object are skipped. Times are compared in their
-// stored toISOString form.
+// after since, newest first (then by prospect id and source), at most limit
+// of them (1 to 10,000). A zero since returns every failure, legacy "failed"
+// entries (which have no time) last. Rows whose column is not an object are
+// skipped. An entry's time is its "at" when that is a string, compared in its
+// stored toISOString form, byte by byte.
 //
-// Failures reads the rows that hold a failure through a GIN index on the
-// column, when there is one; on a large table create it once:
-//
-//	CREATE INDEX prospects_source_status_gin ON prospects USING gin (enrichment_source_status);
-//
-// Without it every row is read.
+// With the [Schema] kit in place, Failures reads as many rows as it returns,
+// whatever the table's size. Without it, it reads every row that holds a
+// failure when the column has a GIN index, and every row when it has none.
 func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Failure, error) {
 	if limit < 1 || limit > maxFailures {
 		return nil, fmt.Errorf("sourcestatus: failures: limit %d is not in 1..%d", limit, maxFailures)
-	}
-	st, err := r.t.statements(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.query(ctx, "failures", st.failures, since, strconv.Itoa(limit))
-	if err != nil {
-		return nil, err
 	}
 	var (
 		out []Failure
 		f   Failure
 		at  *string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&f.ProspectID, &f.Source, &f.Error, &at}, func() error {
+	err := r.query(ctx, "failures", func(s *statements) string { return s.failures }, since, []any{&f.ProspectID, &f.Source, &f.Error, &at}, func() error {
 		f.At = time.Time{}
 		if at != nil {
 			// An unreadable time is left zero rather than hiding the failure.
@@ -107,9 +100,9 @@ func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Fa
 		}
 		out = append(out, f)
 		return nil
-	})
+	}, strconv.Itoa(limit))
 	if err != nil {
-		return nil, dbErr(ctx, "failures", err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -123,24 +116,23 @@ type SourceSummary struct {
 
 // Summary counts, for each source, the entries in each status whose time is
 // at or after since, for the Enrichment Pipeline card; a zero since counts
-// every entry, legacy ones included. Sources come in name order. It reads
+// every entry, legacy ones included. Sources come in name order.
+//
+// With the [Schema] kit in place, a summary since a time reads only the rows
+// with an entry since then; without it, and for a zero since, Summary reads
 // every row of the table.
 func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary, error) {
-	st, err := r.t.statements(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := r.query(ctx, "summary", st.summary, since)
-	if err != nil {
-		return nil, err
-	}
 	var (
 		out    []SourceSummary
 		source string
 		status string
 		n      int64
 	)
-	_, err = pgx.ForEachRow(rows, []any{&source, &status, &n}, func() error {
+	pick := func(s *statements) string { return s.summary }
+	if since.IsZero() {
+		pick = func(s *statements) string { return s.summaryAll }
+	}
+	err := r.query(ctx, "summary", pick, since, []any{&source, &status, &n}, func() error {
 		if len(out) == 0 || out[len(out)-1].Source != source {
 			out = append(out, SourceSummary{Source: source, Counts: map[Status]int64{}})
 		}
@@ -150,24 +142,42 @@ func (r *Reader) Summary(ctx context.Context, since time.Time) ([]SourceSummary,
 		return nil
 	})
 	if err != nil {
-		return nil, dbErr(ctx, "summary", err)
+		return nil, err
 	}
 	return out, nil
 }
 
-// query runs sql with since, formatted (empty when zero, meaning no bound),
-// as its first parameter, then more.
-func (r *Reader) query(ctx context.Context, what, sql string, since time.Time, more ...any) (pgx.Rows, error) {
+// query runs the statement that pick chooses, with since, formatted (empty
+// when zero, meaning no bound), as its first parameter, then more, and calls
+// fn for each row scanned into scans. When the schema kit's functions have
+// been dropped since the statements were built, which PostgreSQL says before
+// any row, it reads the catalog again and runs the plain statement.
+func (r *Reader) query(ctx context.Context, what string, pick func(*statements) string, since time.Time, scans []any, fn func() error, more ...any) error {
 	from := ""
 	if !since.IsZero() {
 		var err error
 		if from, err = FormatTime(since); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	rows, err := r.t.db.Query(ctx, sql, append([]any{from}, more...)...)
-	if err != nil {
-		return nil, dbErr(ctx, what, err)
+	args := append([]any{from}, more...)
+	for {
+		st, err := r.t.statements(ctx)
+		if err != nil {
+			return err
+		}
+		rows, err := r.t.db.Query(ctx, pick(st), args...)
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, scans, fn)
+		}
+		var pgErr *pgconn.PgError
+		if st.kit && errors.As(err, &pgErr) && pgErr.Code == "42883" { // undefined_function
+			r.t.forget(st)
+			continue
+		}
+		if err != nil {
+			return dbErr(ctx, what, err)
+		}
+		return nil
 	}
-	return rows, nil
 }

@@ -4,12 +4,19 @@ import "strings"
 
 // statements are the SQL texts, with every parameter cast from text so that
 // they work under every pgx QueryExecMode, the simple protocol included.
+//
+// failures and summary read through the schema kit's indexes when kit is
+// true; summaryAll counts every entry, which no index helps with.
 type statements struct {
-	update, updateIgnoreStale, init, get, failures, summary string
+	update, updateIgnoreStale, init, get, failures, summary, summaryAll string
+	kit                                                                 bool
 }
 
-func buildStatements(n names, idType string) *statements {
-	r := strings.NewReplacer("{table}", n.table, "{col}", n.column, "{id}", n.idColumn, "{idtype}", idType)
+// buildStatements returns the statements for the table, its id column of
+// type idType, and the schema kit's functions in schema when kit is true.
+func buildStatements(n names, idType string, kit bool, schema string) *statements {
+	r := strings.NewReplacer("{table}", n.table, "{col}", n.column, "{id}", n.idColumn, "{idtype}", idType,
+		"{failedAt}", qualified(schema, failedAtFunc), "{newestAt}", qualified(schema, newestAtFunc))
 	// obj is the column as an object: SQL NULL, JSON null, strings, numbers and
 	// arrays count as {}.
 	const obj = `(CASE WHEN jsonb_typeof({col}) = 'object' THEN {col} ELSE '{}'::jsonb END)`
@@ -20,20 +27,36 @@ func buildStatements(n names, idType string) *statements {
 	const newer = storedAt + ` ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$' AND ` + storedAt + ` > $4::text`
 	// status reads both shapes of an entry e.
 	const status = `(CASE jsonb_typeof(e.value) WHEN 'object' THEN e.value ->> 'status' WHEN 'string' THEN e.value #>> '{}' END)`
-	const entries = ` FROM {table} p CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(p.{col}) = 'object' THEN p.{col} ELSE '{}'::jsonb END) e`
-	return &statements{
+	// at is an entry's time when it has one (a string), compared in code
+	// point order, as the kit's functions and indexes compare it.
+	const at = `(CASE WHEN jsonb_typeof(e.value -> 'at') = 'string' THEN e.value ->> 'at' END) COLLATE "C"`
+	const entries = ` CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(p.{col}) = 'object' THEN p.{col} ELSE '{}'::jsonb END) e`
+	// The feed orders failures newest first, those without a time last, then
+	// by prospect and source; the kit's failed-time index is in that order.
+	const failed = status + ` = 'failed' AND ($1::text = '' OR ` + at + ` >= $1::text)` +
+		` ORDER BY NULLIF(` + at + `, '') DESC NULLS LAST, p.{id}, e.key LIMIT $2::text::bigint`
+	const feed = `SELECT p.{id}::text, e.key, COALESCE(e.value ->> 'error', ''), e.value ->> 'at'`
+	const counts = `SELECT e.key, COALESCE(` + status + `, ''), count(*) FROM {table} p` + entries
+	const window = `jsonb_typeof(e.value) IN ('object', 'string') AND ($1::text = '' OR ` + at + ` >= $1::text) GROUP BY 1, 2 ORDER BY 1, 2`
+	s := &statements{
 		update:            r.Replace(`UPDATE {table} SET {col} = ` + merged + where),
 		updateIgnoreStale: r.Replace(`UPDATE {table} SET {col} = CASE WHEN ` + newer + ` THEN {col} ELSE ` + merged + ` END` + where),
 		init:              r.Replace(`UPDATE {table} SET {col} = ` + obj + ` || $2::text::jsonb` + where),
 		get:               r.Replace(`SELECT CASE WHEN jsonb_typeof({col}) = 'object' THEN {col}::text ELSE '{}' END FROM {table}` + where),
 		// The @@ condition lets a GIN index on the column (jsonb_ops, the
-		// default) find the rows that hold a failure; see Reader.Failures.
-		failures: r.Replace(`SELECT p.{id}::text, e.key, COALESCE(e.value ->> 'error', ''), e.value ->> 'at'` + entries +
-			` WHERE p.{col} @@ '$.*.status == "failed" || $.* == "failed"' AND ` + status + ` = 'failed'` +
-			` AND ($1::text = '' OR e.value ->> 'at' >= $1::text)` +
-			` ORDER BY e.value ->> 'at' DESC NULLS LAST, 1, 2 LIMIT $2::text::bigint`),
-		summary: r.Replace(`SELECT e.key, COALESCE(` + status + `, ''), count(*)` + entries +
-			` WHERE jsonb_typeof(e.value) IN ('object', 'string') AND ($1::text = '' OR e.value ->> 'at' >= $1::text)` +
-			` GROUP BY 1, 2 ORDER BY 1, 2`),
+		// default) find the rows that hold a failure.
+		failures:   r.Replace(feed + ` FROM {table} p` + entries + ` WHERE p.{col} @@ '$.*.status == "failed" || $.* == "failed"' AND ` + failed),
+		summaryAll: r.Replace(counts + ` WHERE ` + window),
+		kit:        kit,
 	}
+	s.summary = s.summaryAll
+	if kit {
+		// The first rows by failed time hold the first failures in feed
+		// order: a row's failed time is that of its newest failure.
+		s.failures = r.Replace(feed + ` FROM (SELECT {id}, {col} FROM {table} WHERE {failedAt}({col}) COLLATE "C" >= $1::text` +
+			` ORDER BY {failedAt}({col}) COLLATE "C" DESC, {id} LIMIT $2::text::bigint) p` + entries + ` WHERE ` + failed)
+		// A row holds an entry since a time only if its newest entry is.
+		s.summary = r.Replace(counts + ` WHERE {newestAt}(p.{col}) COLLATE "C" >= $1::text AND ` + window)
+	}
+	return s
 }
