@@ -79,18 +79,44 @@ func outcomeOf(req *http.Request, resp *http.Response, err error) int {
 // decoratorMetrics is a decorator's instruments and in-memory counts; a nil
 // *decoratorMetrics records nothing.
 type decoratorMetrics struct {
-	byProvider map[usage.Provider]*providerMetrics
-	sample     uint32 // time a request when rand.Uint32()%sample == 0
-	reg        metric.Registration
+	providers []*providerMetrics // each provider the decorator counts, once
+	sample    uint32             // time a request when rand.Uint32()%sample == 0
+	reg       metric.Registration
 }
 
-// providerMetrics is one provider's counts in one decorator.
+// providerMetrics is one provider's counts in one decorator, spread over
+// shards so that requests on several cores rarely add to the same cache
+// line; a collection sums them.
 type providerMetrics struct {
-	counts   [numOutcomes]atomic.Int64
+	shards   [counterShards]outcomeCounts
 	samples  latencyRing
 	observe  [numOutcomes]metric.ObserveOption
 	record   [numOutcomes][]metric.RecordOption
 	provider usage.Provider
+}
+
+// counterShards is how many copies of its counts a provider keeps.
+const counterShards = 8
+
+// outcomeCounts counts requests by outcome, alone on its cache lines.
+type outcomeCounts struct {
+	n [numOutcomes]atomic.Int64
+	_ [(128 - numOutcomes*8%128) % 128]byte
+}
+
+// count returns how many requests had outcome o, over all shards.
+func (pm *providerMetrics) count(o int) int64 {
+	var n int64
+	for i := range pm.shards {
+		n += pm.shards[i].n[o].Load()
+	}
+	return n
+}
+
+// add counts a request with outcome o in the shard that r, a random
+// number, picks.
+func (pm *providerMetrics) add(o int, r uint32) {
+	pm.shards[(r>>16)%counterShards].n[o].Add(1)
 }
 
 // A latencyRing keeps the latest sampled durations until a collection takes
@@ -135,20 +161,23 @@ func newDecoratorMetrics(fn string, cfg config, providers []usage.Provider) *dec
 		metric.WithDescription("Requests to paid API providers, by provider and outcome."))
 	duration, err2 := m.Float64Histogram("enrichmeter.provider.request.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time to response headers of a sample of requests, by provider and outcome."))
-	dm := &decoratorMetrics{byProvider: map[usage.Provider]*providerMetrics{}, sample: uint32(cfg.latencySampling)}
+	dm := &decoratorMetrics{sample: uint32(cfg.latencySampling)}
 	for _, p := range providers {
+		if dm.of(p) != nil {
+			continue
+		}
 		pm := &providerMetrics{provider: p}
 		for i, name := range outcomeNames {
 			set := attribute.NewSet(attribute.String("enrichmeter.provider", string(p)), attribute.String("enrichmeter.outcome", name))
 			pm.observe[i] = metric.WithAttributeSet(set)
 			pm.record[i] = []metric.RecordOption{metric.WithAttributeSet(set)}
 		}
-		dm.byProvider[p] = pm
+		dm.providers = append(dm.providers, pm)
 	}
 	reg, err3 := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		for _, pm := range dm.byProvider {
-			for i := range pm.counts {
-				if n := pm.counts[i].Load(); n > 0 {
+		for _, pm := range dm.providers {
+			for i := range numOutcomes {
+				if n := pm.count(i); n > 0 {
 					o.ObserveInt64(requests, n, pm.observe[i])
 				}
 			}
@@ -167,28 +196,51 @@ func newDecoratorMetrics(fn string, cfg config, providers []usage.Provider) *dec
 	return dm
 }
 
-// start returns the time a request to p starts when it is to be timed, and
-// the zero time otherwise.
-func (dm *decoratorMetrics) start() time.Time {
-	if dm == nil || rand.Uint32()%dm.sample != 0 {
-		return time.Time{}
+// of returns p's metrics, or nil if the decorator does not count p. A
+// decorator counts a few providers: a scan of them costs less than hashing
+// the name.
+func (dm *decoratorMetrics) of(p usage.Provider) *providerMetrics {
+	for _, pm := range dm.providers {
+		if pm.provider == p {
+			return pm
+		}
 	}
-	return time.Now()
+	return nil
 }
 
-// done counts a round trip to p that started at start (zero: not timed).
-func (dm *decoratorMetrics) done(p usage.Provider, req *http.Request, resp *http.Response, err error, start time.Time) {
+// A mark is what a request's count and timing need from its start: a
+// random number, which picks whether it is timed and the shard it is counted
+// in, and the time it started when it is timed (zero otherwise).
+type mark struct {
+	start time.Time
+	r     uint32
+}
+
+// start marks the start of a request.
+func (dm *decoratorMetrics) start() mark {
+	if dm == nil {
+		return mark{}
+	}
+	m := mark{r: rand.Uint32()}
+	if m.r%dm.sample == 0 {
+		m.start = time.Now()
+	}
+	return m
+}
+
+// done counts a round trip to p that started with m.
+func (dm *decoratorMetrics) done(p usage.Provider, req *http.Request, resp *http.Response, err error, m mark) {
 	if dm == nil {
 		return
 	}
-	pm := dm.byProvider[p]
+	pm := dm.of(p)
 	if pm == nil {
 		return
 	}
 	o := outcomeOf(req, resp, err)
-	pm.counts[o].Add(1)
-	if !start.IsZero() {
-		pm.samples.push(o, time.Since(start))
+	pm.add(o, m.r)
+	if !m.start.IsZero() {
+		pm.samples.push(o, time.Since(m.start))
 	}
 }
 
@@ -197,7 +249,7 @@ func (dm *decoratorMetrics) refused(p usage.Provider) {
 	if dm == nil {
 		return
 	}
-	if pm := dm.byProvider[p]; pm != nil {
-		pm.counts[outcomeRefused].Add(1)
+	if pm := dm.of(p); pm != nil {
+		pm.add(outcomeRefused, rand.Uint32())
 	}
 }
