@@ -28,7 +28,7 @@ const (
 // with strict jsonpath, so that an entry that is an array is not unwrapped
 // into one (the readers' jsonb_each does not either), and compare times in
 // code point order (COLLATE "C"), as the indexes and queries do. An entry's
-// time is its "at" when that is a string. The failed time of a row whose
+// time is its "at" as text (->>), as the queries read it. The failed time of a row whose
 // failures have no time (legacy "failed" strings) is "", which sorts after
 // every time when newest first.
 var kitFunctions = map[string]string{
@@ -45,11 +45,9 @@ BEGIN
     RETURN NULL;
   END IF;
   FOR i IN 0 .. pg_catalog.jsonb_array_length(failed) - 1 LOOP
-    IF pg_catalog.jsonb_typeof(failed -> i -> 'at') = 'string' THEN
-      at := failed -> i ->> 'at';
-      IF at COLLATE "C" > newest THEN
-        newest := at;
-      END IF;
+    at := failed -> i ->> 'at';
+    IF at COLLATE "C" > newest THEN
+      newest := at;
     END IF;
   END LOOP;
   RETURN newest;
@@ -61,7 +59,7 @@ BEGIN
   IF pg_catalog.jsonb_typeof(s) <> 'object' THEN
     RETURN NULL;
   END IF;
-  times := pg_catalog.jsonb_path_query_array(s, 'strict $.* ? (@.type() == "object" && @.at.type() == "string").at');
+  times := pg_catalog.jsonb_path_query_array(s, 'strict $.* ? (@.type() == "object" && exists (@.at)).at');
   FOR i IN 0 .. pg_catalog.jsonb_array_length(times) - 1 LOOP
     IF newest IS NULL OR (times ->> i) COLLATE "C" > newest THEN
       newest := times ->> i;

@@ -28,6 +28,7 @@ var oddRows = map[string]any{
 	"array":  `{"exa": [{"status": "failed", "at": "2026-11-28T11:30:00.000Z"}], "sec": {"status": "complete", "at": "2026-11-20T00:00:00.000Z"}}`,
 	"notobj": `[{"status": "failed", "at": "2026-11-28T11:30:00.000Z"}]`,
 	"string": `"failed"`,
+	"oddat":  `{"exa": {"status": "failed", "at": null}, "sec": {"status": "failed", "at": {"t": "2027"}}, "claude": {"status": "complete", "at": true}}`,
 	"null":   `null`,
 	"sqlnul": nil,
 	"legacy": `{"exa": "failed", "contactout": {"status": "failed", "error": "x", "at": "2026-11-27T00:00:00.000Z"}}`,

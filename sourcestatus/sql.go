@@ -27,9 +27,9 @@ func buildStatements(n names, idType string, kit bool, schema string) *statement
 	const newer = storedAt + ` ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$' AND ` + storedAt + ` > $4::text`
 	// status reads both shapes of an entry e.
 	const status = `(CASE jsonb_typeof(e.value) WHEN 'object' THEN e.value ->> 'status' WHEN 'string' THEN e.value #>> '{}' END)`
-	// at is an entry's time when it has one (a string), compared in code
-	// point order, as the kit's functions and indexes compare it.
-	const at = `(CASE WHEN jsonb_typeof(e.value -> 'at') = 'string' THEN e.value ->> 'at' END) COLLATE "C"`
+	// at is an entry's time, its "at" as text, compared in code point order,
+	// as the kit's functions and indexes compare it.
+	const at = `(e.value ->> 'at') COLLATE "C"`
 	const entries = ` CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(p.{col}) = 'object' THEN p.{col} ELSE '{}'::jsonb END) e`
 	// The feed orders failures newest first, those without a time last, then
 	// by prospect and source; the kit's failed-time index is in that order.
