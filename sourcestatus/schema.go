@@ -211,7 +211,9 @@ func (s *Schema) SQL() string {
 // dropping one that an interrupted build left invalid; and analyzes the
 // table. It does nothing that is already done, so it may run at every
 // start-up, but on a large table the first run takes minutes: see the
-// README's deployment notes. db must not be a transaction.
+// README's deployment notes. db must not be a transaction, and its role
+// needs the rights to create functions in the table's schema and indexes on
+// the table, which the table's owner has.
 //
 // A [Reader] made before Apply finished keeps the SQL it chose; make a new one
 // to use the indexes.
