@@ -39,8 +39,9 @@ type config struct {
 }
 
 // WithTable sets the table that holds the prospects, optionally
-// schema-qualified ("crm.prospects"). The default is [DefaultTable]; an empty
-// name keeps it.
+// schema-qualified ("crm.prospects"). Names are used as written, quoted, so
+// they are case-sensitive: "Leads" is not the table leads. The default is
+// [DefaultTable]; an empty name keeps it.
 func WithTable(name string) Option {
 	return nameOption(name, func(c *config) *string { return &c.table })
 }

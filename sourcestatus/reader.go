@@ -24,8 +24,10 @@ type Reader struct {
 // prospects.enrichment_source_status keyed by id. It checks the options'
 // identifiers and does no I/O; the first calls read the catalog as
 // [NewUpdater] says, and find out whether the [Schema] kit's indexes are in
-// place: a Reader reads through them if they were when it first read, and
-// goes back to reading without them if they are dropped.
+// place: a Reader reads through them if they were when it first read. If
+// the kit's functions are dropped, it goes back to reading without them by
+// itself; if only its indexes are, its reads still work but read the whole
+// table, more slowly than a new Reader would.
 func NewReader(db DB, opts ...Option) (*Reader, error) {
 	t, err := newTable(db, opts)
 	if err != nil {
@@ -77,8 +79,9 @@ const maxFailures = 10_000
 // after since, newest first (then by prospect id and source), at most limit
 // of them (1 to 10,000). A zero since returns every failure, legacy "failed"
 // entries (which have no time) last. Rows whose column is not an object are
-// skipped. An entry's time is its "at" when that is a string, compared in its
-// stored toISOString form, byte by byte.
+// skipped. An entry's time is its "at" as text (->>), compared byte by byte,
+// which orders toISOString times by time; an entry whose "at" is not such a
+// string (a number, an object) is still listed, in that order.
 //
 // With the [Schema] kit in place, Failures reads as many rows as it returns,
 // whatever the table's size. Without it, it reads every row that holds a

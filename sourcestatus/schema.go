@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // The schema kit's functions give, for a column, the newest time of a failed
@@ -186,12 +189,16 @@ func (s *Schema) createIndex(schema string, ix kitIndex) string {
 }
 
 // SQL returns the kit as SQL statements for a migration tool, each ending
-// with a semicolon and separated by a blank line: CREATE TABLE IF NOT EXISTS, the two functions, the two
-// indexes (CREATE INDEX CONCURRENTLY, which cannot run inside a transaction
-// block: give each its own migration, or run them outside one) and ANALYZE,
-// which gives the planner the indexes' statistics. Every statement may be run
-// again. [Schema.Apply] runs the same statements, and also repairs an index
-// that a failed concurrent build left invalid.
+// with a semicolon and separated by a blank line: CREATE TABLE IF NOT
+// EXISTS, the two functions, the two indexes (CREATE INDEX CONCURRENTLY,
+// which cannot run inside a transaction block: give each its own
+// migration, or run them outside one) and ANALYZE, which gives the planner
+// the indexes' statistics. Every statement may be run again. An unqualified
+// table is created in, and found through, the search_path: CREATE TABLE IF
+// NOT EXISTS looks only in its first schema, so name the schema
+// ([WithTable]("app.prospects")) when the table lives further down the
+// path. [Schema.Apply] does the same, and also adds a missing column and
+// repairs an index that a failed concurrent build left invalid.
 func (s *Schema) SQL() string {
 	schema := s.tableSchema()
 	stmts := []string{s.createTable(), createFunction(schema, failedAtFunc), createFunction(schema, newestAtFunc)}
@@ -203,33 +210,72 @@ func (s *Schema) SQL() string {
 }
 
 // Apply makes the table ready to be read fast, safely on a live table that
-// other processes write: it creates the table if there is none, and adds the
-// column if the table lacks it (the one step that takes a brief exclusive
-// lock); creates the functions in the table's schema; builds each missing
-// index with CREATE INDEX CONCURRENTLY, which lets writers go on (it waits
-// for the transactions under way, then reads the table twice), after
-// dropping one that an interrupted build left invalid; and analyzes the
-// table. It does nothing that is already done, so it may run at every
-// start-up, but on a large table the first run takes minutes: see the
-// README's deployment notes. db must not be a transaction, and its role
-// needs the rights to create functions in the table's schema and indexes on
-// the table, which the table's owner has.
+// other processes write: it creates the table if there is none, adds the
+// column if the table lacks it (NOT NULL DEFAULT '{}', which PostgreSQL 11+
+// adds without rewriting the table); creates the functions in the table's
+// schema; builds each missing index with CREATE INDEX CONCURRENTLY, which
+// lets writers go on (it waits for the transactions under way, then reads
+// the table twice), after dropping one that an interrupted build left
+// invalid; and analyzes the table when it built an index. It does nothing
+// that is already done: once the kit is in place it only reads the catalog,
+// so it may run at every start-up, but on a large table the first run takes
+// minutes: see the README's deployment notes.
 //
-// A [Reader] made before Apply finished keeps the SQL it chose; make a new one
-// to use the indexes.
+// Processes that apply the kit to the same table at once take turns (a
+// session advisory lock, tried without waiting inside the database, so that
+// no index build waits for a process that waits for it). Apply runs on one
+// connection: of the pool when db is a [*pgxpool.Pool]. db must not be a
+// transaction. Its role needs the rights to create the table and functions
+// in the schema and indexes on the table, which the table's owner has; a
+// role without them can still [Schema.Check].
+//
+// An unqualified table name is found through the search_path, as
+// PostgreSQL finds it; when the table does not exist yet, it is created in
+// the first schema of the search_path.
+//
+// A table whose id or status column is missing or of another type gets a
+// [*SchemaError] and is left as it is. A [Reader] made before Apply finished
+// keeps the SQL it chose; make a new one to use the indexes.
 func (s *Schema) Apply(ctx context.Context, db DB) error {
-	if _, err := db.Exec(ctx, s.createTable()); err != nil {
-		return dbErr(ctx, "create table "+s.cfg.table, err)
+	if _, ok := db.(pgx.Tx); ok {
+		return errors.New("sourcestatus: Apply cannot run in a transaction (CREATE INDEX CONCURRENTLY): pass the pool")
 	}
+	if pool, ok := db.(*pgxpool.Pool); ok {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return dbErr(ctx, "apply the schema kit", err)
+		}
+		defer conn.Release()
+		db = conn
+	}
+	unlock, err := s.lock(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := s.inspect(ctx, db)
 	if err != nil {
 		return err
 	}
-	if !st.hasColumn {
-		add := `ALTER TABLE ` + s.n.table + ` ADD COLUMN IF NOT EXISTS ` + s.n.column + ` jsonb`
+	if !st.hasTable {
+		if _, err := db.Exec(ctx, s.createTable()); err != nil {
+			return dbErr(ctx, "create table "+s.cfg.table, err)
+		}
+		if st, err = s.inspect(ctx, db); err != nil {
+			return err
+		}
+	}
+	if !st.hasColumn && st.tableProblem() == "" {
+		add := `ALTER TABLE ` + s.n.table + ` ADD COLUMN IF NOT EXISTS ` + s.n.column + ` jsonb NOT NULL DEFAULT '{}'::jsonb`
 		if _, err := db.Exec(ctx, add); err != nil {
 			return dbErr(ctx, "add column "+s.cfg.column, err)
 		}
+		if st, err = s.inspect(ctx, db); err != nil {
+			return err
+		}
+	}
+	if problems := s.tableProblems(st); len(problems) > 0 {
+		return &SchemaError{Table: s.cfg.table, Problems: problems}
 	}
 	for _, fn := range []string{failedAtFunc, newestAtFunc} {
 		if !st.functions[fn] {
@@ -238,10 +284,13 @@ func (s *Schema) Apply(ctx context.Context, db DB) error {
 			}
 		}
 	}
+	built := false
 	for _, ix := range s.indexes(st.schema) {
 		switch st.indexes[ix.name] {
 		case indexValid:
 			continue
+		case indexTaken:
+			return &SchemaError{Table: s.cfg.table, Problems: []string{s.indexProblem(ix, indexTaken)}}
 		case indexInvalid, indexWrong:
 			drop := `DROP INDEX CONCURRENTLY IF EXISTS ` + qualified(st.schema, ix.name)
 			if _, err := db.Exec(ctx, drop); err != nil {
@@ -251,16 +300,48 @@ func (s *Schema) Apply(ctx context.Context, db DB) error {
 		if _, err := db.Exec(ctx, s.createIndex(st.schema, ix)); err != nil {
 			return dbErr(ctx, "create index "+ix.name, err)
 		}
+		built = true
 	}
-	if _, err := db.Exec(ctx, `ANALYZE `+s.n.table); err != nil {
-		return dbErr(ctx, "analyze "+s.cfg.table, err)
+	if built {
+		if _, err := db.Exec(ctx, `ANALYZE `+s.n.table); err != nil {
+			return dbErr(ctx, "analyze "+s.cfg.table, err)
+		}
 	}
 	return nil
 }
 
-// A SchemaError says what [Schema.Check] found missing or wrong, one line
-// each, e.g. `index prospects_enrichment_source_status_failed_at is invalid
-// (an interrupted CREATE INDEX CONCURRENTLY): run Schema.Apply`.
+// lock takes the session advisory lock that makes Applies of the table take
+// turns, trying every 100 ms until ctx ends, and returns its release.
+func (s *Schema) lock(ctx context.Context, db DB) (unlock func(), err error) {
+	h := fnv.New64a()
+	h.Write([]byte("enrichmeter schema kit " + s.n.table + "." + s.n.column))
+	key := strconv.FormatInt(int64(h.Sum64()), 10)
+	for {
+		var got bool
+		if err := db.QueryRow(ctx, `SELECT pg_try_advisory_lock($1::text::bigint)`, key).Scan(&got); err != nil {
+			return nil, dbErr(ctx, "lock the schema kit of "+s.cfg.table, err)
+		}
+		if got {
+			return func() {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				_, _ = db.Exec(ctx, `SELECT pg_advisory_unlock($1::text::bigint)`, key)
+			}, nil
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// A SchemaError says what [Schema.Check] found missing or wrong, or what
+// keeps [Schema.Apply] from applying the kit, one line each, e.g. `index
+// prospects_enrichment_source_status_failed_at is invalid (a CREATE INDEX
+// CONCURRENTLY that was interrupted or is still running): run Schema.Apply`.
 type SchemaError struct {
 	Table    string
 	Problems []string
@@ -280,25 +361,18 @@ func (e *SchemaError) Is(target error) bool { return target == ErrSchema }
 // Check verifies, at start-up, that the table exists with an id column and
 // a jsonb status column, and that the kit's functions and indexes are in
 // place and valid. It returns a [*SchemaError] that names each thing missing
-// or wrong, or an error of the database.
+// or wrong, or an error of the database. It only reads the catalog.
 func (s *Schema) Check(ctx context.Context, db DB) error {
 	st, err := s.inspect(ctx, db)
 	if err != nil {
 		return err
 	}
-	var problems []string
 	if !st.hasTable {
-		problems = append(problems, "no such table: run Schema.Apply")
-		return &SchemaError{Table: s.cfg.table, Problems: problems}
+		return &SchemaError{Table: s.cfg.table, Problems: []string{"no such table: run Schema.Apply"}}
 	}
-	if !st.hasID {
-		problems = append(problems, "no column "+s.cfg.idColumn)
-	}
-	switch {
-	case !st.hasColumn:
+	problems := s.tableProblems(st)
+	if !st.hasColumn && st.tableProblem() == "" {
 		problems = append(problems, "no column "+s.cfg.column+": run Schema.Apply")
-	case st.columnType != "jsonb":
-		problems = append(problems, "column "+s.cfg.column+" is "+st.columnType+", not jsonb")
 	}
 	for _, fn := range []string{failedAtFunc, newestAtFunc} {
 		if !st.functions[fn] {
@@ -306,13 +380,8 @@ func (s *Schema) Check(ctx context.Context, db DB) error {
 		}
 	}
 	for _, ix := range s.indexes(st.schema) {
-		switch st.indexes[ix.name] {
-		case indexMissing:
-			problems = append(problems, "no index "+ix.name+": run Schema.Apply")
-		case indexInvalid:
-			problems = append(problems, "index "+ix.name+" is invalid (an interrupted CREATE INDEX CONCURRENTLY): run Schema.Apply")
-		case indexWrong:
-			problems = append(problems, "index "+ix.name+" is not on "+ix.fn+"("+s.cfg.column+"): run Schema.Apply")
+		if p := s.indexProblem(ix, st.indexes[ix.name]); p != "" {
+			problems = append(problems, p)
 		}
 	}
 	if len(problems) > 0 {
@@ -321,33 +390,74 @@ func (s *Schema) Check(ctx context.Context, db DB) error {
 	return nil
 }
 
+// tableProblems says what is wrong with the table that Apply cannot mend.
+func (s *Schema) tableProblems(st schemaState) []string {
+	if p := st.tableProblem(); p != "" {
+		return []string{p}
+	}
+	var problems []string
+	if !st.hasID {
+		problems = append(problems, "no column "+s.cfg.idColumn)
+	}
+	if st.hasColumn && st.columnType != "jsonb" {
+		problems = append(problems, "column "+s.cfg.column+" is "+st.columnType+", not jsonb")
+	}
+	return problems
+}
+
+// indexProblem says what is wrong with the kit's index ix in state state,
+// or "".
+func (s *Schema) indexProblem(ix kitIndex, state indexState) string {
+	switch state {
+	case indexMissing:
+		return "no index " + ix.name + ": run Schema.Apply"
+	case indexInvalid:
+		return "index " + ix.name + " is invalid (a CREATE INDEX CONCURRENTLY that was interrupted or is still running): run Schema.Apply"
+	case indexWrong:
+		return "index " + ix.name + " is not on " + ix.fn + "(" + s.cfg.column + "): run Schema.Apply"
+	case indexTaken:
+		return "the name of index " + ix.name + " is taken by an index of another table: drop or rename that index"
+	}
+	return ""
+}
+
 // indexState is what the catalog says of one of the kit's indexes.
 type indexState int
 
 const (
 	indexMissing indexState = iota
 	indexValid
-	indexInvalid // a CREATE INDEX CONCURRENTLY that did not finish
-	indexWrong   // the kit's name on an index of something else
+	indexInvalid // a CREATE INDEX CONCURRENTLY that did not finish, or has not yet
+	indexWrong   // the kit's name on another index of the table
+	indexTaken   // the kit's name on an index of another table
 )
 
 // schemaState is what the catalog says of the kit's table.
 type schemaState struct {
 	hasTable, hasID, hasColumn bool
 	schema                     string // the table's schema
+	kind                       string // pg_class.relkind
 	columnType                 string
 	functions                  map[string]bool
 	indexes                    map[string]indexState
+}
+
+// tableProblem says why the relation cannot carry the kit, or "".
+func (st schemaState) tableProblem() string {
+	if st.hasTable && st.kind != "r" {
+		return "not a plain table (relkind " + st.kind + "): the kit needs CREATE INDEX CONCURRENTLY on it"
+	}
+	return ""
 }
 
 // inspect reads the catalog for the table, its columns, the kit's functions
 // in its schema and the kit's indexes on it.
 func (s *Schema) inspect(ctx context.Context, db DB) (schemaState, error) {
 	st := schemaState{functions: map[string]bool{}, indexes: map[string]indexState{}}
-	err := db.QueryRow(ctx, `SELECT n.nspname::text,
+	err := db.QueryRow(ctx, `SELECT n.nspname::text, c.relkind::text,
   EXISTS (SELECT FROM pg_attribute WHERE attrelid = c.oid AND attname = $2::text AND attnum > 0 AND NOT attisdropped),
   COALESCE((SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = c.oid AND attname = $3::text AND attnum > 0 AND NOT attisdropped), '')
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1::text)`, s.n.table, s.cfg.idColumn, s.cfg.column).Scan(&st.schema, &st.hasID, &st.columnType)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1::text)`, s.n.table, s.cfg.idColumn, s.cfg.column).Scan(&st.schema, &st.kind, &st.hasID, &st.columnType)
 	if errors.Is(err, pgx.ErrNoRows) {
 		st.schema = s.tableSchema()
 		return st, nil
@@ -356,10 +466,10 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_r
 		return st, dbErr(ctx, "read the catalog for "+s.cfg.table, err)
 	}
 	st.hasTable, st.hasColumn = true, st.columnType != ""
-	// Each kit index by name, and whether it is valid and built on its
-	// function and the column (pg_depend records both).
+	// Each kit index by name: whether it is on the table, valid, and built
+	// on its function and the column (pg_depend records both).
 	rows, err := db.Query(ctx, `WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $2::text)
-SELECT p.proname::text, i.relname IS NOT NULL, COALESCE(x.indisvalid AND x.indisready, false),
+SELECT p.proname::text, i.relname IS NOT NULL, x.indexrelid IS NOT NULL, COALESCE(x.indisvalid AND x.indisready, false),
   COALESCE(EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.oid AND d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid)
     AND EXISTS (SELECT FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
       WHERE d.classid = 'pg_class'::regclass AND d.objid = i.oid AND d.refobjid = x.indrelid AND a.attname = $3::text), false)
@@ -374,18 +484,20 @@ ORDER BY k.n`,
 		return st, dbErr(ctx, "read the indexes of "+s.cfg.table, err)
 	}
 	var (
-		fn                 *string
-		exists, valid, dep bool
-		i                  int
+		fn                           *string
+		exists, ours, valid, builtOn bool
+		i                            int
 	)
 	names := s.indexNames()
-	_, err = pgx.ForEachRow(rows, []any{&fn, &exists, &valid, &dep}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&fn, &exists, &ours, &valid, &builtOn}, func() error {
 		if fn != nil {
 			st.functions[*fn] = true
 		}
 		switch {
 		case !exists:
-		case !dep:
+		case !ours:
+			st.indexes[names[i]] = indexTaken
+		case !builtOn:
 			st.indexes[names[i]] = indexWrong
 		case !valid:
 			st.indexes[names[i]] = indexInvalid

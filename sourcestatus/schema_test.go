@@ -417,3 +417,141 @@ func TestReaderOutlivesADroppedKit(t *testing.T) {
 		}
 	})
 }
+
+// TestSchemaApplyTakesTurns starts four Applies of one table at once, as
+// replicas starting together do: each succeeds and the kit is whole.
+func TestSchemaApplyTakesTurns(t *testing.T) {
+	pool := testsupport.Postgres(t, func(c *pgxpool.Config) { c.MaxConns = 8 })
+	ctx := ctxT(t)
+	testsupport.FillProspects(t, pool, 100_000, 30)
+	kit, err := sourcestatus.NewSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- kit.Apply(ctx, pool) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if err := kit.Check(ctx, pool); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSchemaApplyFindsTheTableThroughTheSearchPath applies the kit to an
+// unqualified table that lives in the second schema of the search_path: it
+// goes on that table, and no empty table appears in front of it.
+func TestSchemaApplyFindsTheTableThroughTheSearchPath(t *testing.T) {
+	first := testsupport.Postgres(t)
+	var schema string
+	if err := first.QueryRow(ctxT(t), `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	second := testsupport.Postgres(t)
+	createProspects(t, second, "text")
+	insert(t, second, "p1", `{"exa": {"status": "failed", "at": "2026-11-28T09:00:00.000Z"}}`)
+	var secondSchema string
+	if err := second.QueryRow(ctxT(t), `SELECT current_schema()`).Scan(&secondSchema); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	// A pool whose search_path is first, then second.
+	cfg := first.Config()
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema + "," + secondSchema
+	both, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer both.Close()
+	applyKit(t, both)
+	var n int
+	if err := both.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = 'prospects' AND relnamespace = $1::text::regnamespace`, schema).Scan(&n); err != nil || n != 0 {
+		t.Errorf("Apply created a table prospects in front of the one on the search_path (%d, %v)", n, err)
+	}
+	got, err := mustReader(t, both).Failures(ctx, time.Time{}, 10)
+	if err != nil || len(got) != 1 || got[0].ProspectID != "p1" {
+		t.Errorf("Failures = %v, %v; want p1's", got, err)
+	}
+}
+
+// TestSchemaApplyNeedsNoRightsOnceDone applies the kit as the owner, then as
+// a role that may only read and write the table: with nothing left to do,
+// Apply only reads the catalog and succeeds.
+func TestSchemaApplyNeedsNoRightsOnceDone(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	ctx := ctxT(t)
+	createProspects(t, pool, "text")
+	applyKit(t, pool)
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	role := schema + "_app"
+	for _, sql := range []string{
+		`CREATE ROLE ` + role + ` LOGIN`,
+		`GRANT USAGE ON SCHEMA ` + schema + ` TO ` + role,
+		`GRANT SELECT, UPDATE ON prospects TO ` + role,
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), `DROP OWNED BY `+role)
+		_, _ = pool.Exec(context.Background(), `DROP ROLE `+role)
+	})
+	cfg := pool.Config()
+	cfg.ConnConfig.User = role
+	app, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	kit, err := sourcestatus.NewSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kit.Apply(ctx, app); err != nil {
+		t.Errorf("Apply by a role without rights, with the kit in place: %v", err)
+	}
+}
+
+// TestSchemaApplyLeavesOtherTablesAlone applies the kit to two tables whose
+// index names would be the same (a_b.c and a.b_c): the second Apply refuses
+// rather than take the first table's indexes, and a column of the wrong type
+// is refused before anything is created.
+func TestSchemaApplyLeavesOtherTablesAlone(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	ctx := ctxT(t)
+	for _, sql := range []string{
+		`CREATE TABLE a_b (id text PRIMARY KEY, c jsonb)`,
+		`CREATE TABLE a (id text PRIMARY KEY, b_c jsonb)`,
+		`CREATE TABLE j (id text PRIMARY KEY, enrichment_source_status json)`,
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := applyKit(t, pool, sourcestatus.WithTable("a_b"), sourcestatus.WithColumn("c"))
+	second, err := sourcestatus.NewSchema(sourcestatus.WithTable("a"), sourcestatus.WithColumn("b_c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Apply(ctx, pool); !errors.Is(err, sourcestatus.ErrSchema) || !strings.Contains(err.Error(), "taken by an index of another table") {
+		t.Errorf("Apply on a table whose index names are taken = %v", err)
+	}
+	if err := first.Check(ctx, pool); err != nil {
+		t.Errorf("the first table's kit after the second Apply: %v", err)
+	}
+	wrong, err := sourcestatus.NewSchema(sourcestatus.WithTable("j"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wrong.Apply(ctx, pool); !errors.Is(err, sourcestatus.ErrSchema) || !strings.Contains(err.Error(), "is json, not jsonb") {
+		t.Errorf("Apply on a json column = %v", err)
+	}
+}
