@@ -85,10 +85,15 @@ type decoratorMetrics struct {
 }
 
 // providerMetrics is one provider's counts in one decorator, spread over
-// shards so that requests on several cores rarely add to the same cache
-// line; a collection sums them.
+// shards that a sync.Pool hands out per processor, so that requests on
+// several cores rarely add to the same cache line; a collection sums them.
+// The pool holds only pointers into shards: when a garbage collection
+// empties it, its New hands out the shards again, so no count is lost and
+// memory stays fixed.
 type providerMetrics struct {
 	shards   [counterShards]outcomeCounts
+	nextNew  atomic.Uint32 // the shard the pool's New hands out next
+	local    sync.Pool     // of *outcomeCounts
 	samples  latencyRing
 	observe  [numOutcomes]metric.ObserveOption
 	record   [numOutcomes][]metric.RecordOption
@@ -113,10 +118,12 @@ func (pm *providerMetrics) count(o int) int64 {
 	return n
 }
 
-// add counts a request with outcome o in the shard that r, a random
-// number, picks.
-func (pm *providerMetrics) add(o int, r uint32) {
-	pm.shards[(r>>16)%counterShards].n[o].Add(1)
+// add counts a request with outcome o in the shard of the processor it runs
+// on.
+func (pm *providerMetrics) add(o int) {
+	c := pm.local.Get().(*outcomeCounts)
+	c.n[o].Add(1)
+	pm.local.Put(c)
 }
 
 // A latencyRing keeps the latest sampled durations until a collection takes
@@ -167,6 +174,7 @@ func newDecoratorMetrics(fn string, cfg config, providers []usage.Provider) *dec
 			continue
 		}
 		pm := &providerMetrics{provider: p}
+		pm.local.New = func() any { return &pm.shards[pm.nextNew.Add(1)%counterShards] }
 		for i, name := range outcomeNames {
 			set := attribute.NewSet(attribute.String("enrichmeter.provider", string(p)), attribute.String("enrichmeter.outcome", name))
 			pm.observe[i] = metric.WithAttributeSet(set)
@@ -238,7 +246,7 @@ func (dm *decoratorMetrics) done(p usage.Provider, req *http.Request, resp *http
 		return
 	}
 	o := outcomeOf(req, resp, err)
-	pm.add(o, m.r)
+	pm.add(o)
 	if !m.start.IsZero() {
 		pm.samples.push(o, time.Since(m.start))
 	}
@@ -250,6 +258,6 @@ func (dm *decoratorMetrics) refused(p usage.Provider) {
 		return
 	}
 	if pm := dm.of(p); pm != nil {
-		pm.add(outcomeRefused, rand.Uint32())
+		pm.add(outcomeRefused)
 	}
 }
