@@ -25,8 +25,8 @@ import (
 // ended) or refused (the guard refused it before sending).
 //
 // Nothing on a request's path locks or calls the meter provider. Requests
-// are counted in memory, with one atomic add, and observed when the meter
-// provider collects. Reading the clock costs more than the rest of a
+// are counted in memory, with one atomic add on a counter of the processor
+// the request runs on, and observed when the meter provider collects. Reading the clock costs more than the rest of a
 // decorator on some machines (about 75 ns on a VM with kvm-clock), so the
 // duration is measured for one request in [DefaultLatencySampling], chosen
 // at random ([WithLatencySampling] changes that), and kept in a small ring
@@ -216,28 +216,17 @@ func (dm *decoratorMetrics) of(p usage.Provider) *providerMetrics {
 	return nil
 }
 
-// A mark is what a request's count and timing need from its start: a
-// random number, which picks whether it is timed and the shard it is counted
-// in, and the time it started when it is timed (zero otherwise).
-type mark struct {
-	start time.Time
-	r     uint32
+// start returns the time a request starts when it is one of those timed,
+// chosen at random, and the zero time otherwise.
+func (dm *decoratorMetrics) start() time.Time {
+	if dm == nil || rand.Uint32()%dm.sample != 0 {
+		return time.Time{}
+	}
+	return time.Now()
 }
 
-// start marks the start of a request.
-func (dm *decoratorMetrics) start() mark {
-	if dm == nil {
-		return mark{}
-	}
-	m := mark{r: rand.Uint32()}
-	if m.r%dm.sample == 0 {
-		m.start = time.Now()
-	}
-	return m
-}
-
-// done counts a round trip to p that started with m.
-func (dm *decoratorMetrics) done(p usage.Provider, req *http.Request, resp *http.Response, err error, m mark) {
+// done counts a round trip to p that started at start (zero: not timed).
+func (dm *decoratorMetrics) done(p usage.Provider, req *http.Request, resp *http.Response, err error, start time.Time) {
 	if dm == nil {
 		return
 	}
@@ -247,8 +236,8 @@ func (dm *decoratorMetrics) done(p usage.Provider, req *http.Request, resp *http
 	}
 	o := outcomeOf(req, resp, err)
 	pm.add(o)
-	if !m.start.IsZero() {
-		pm.samples.push(o, time.Since(m.start))
+	if !start.IsZero() {
+		pm.samples.push(o, time.Since(start))
 	}
 }
 

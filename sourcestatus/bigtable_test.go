@@ -85,7 +85,7 @@ func bigTable(t *testing.T, n int) [][3]string {
 		}
 		return times, results
 	}
-	plain, plainResults := measure(mustReader(t, pool))
+	plain, plainResults := measure(mustNew(t, sourcestatus.NewReader, pool))
 	start = time.Now()
 	kit, err := sourcestatus.NewSchema()
 	if err != nil {
@@ -95,7 +95,7 @@ func bigTable(t *testing.T, n int) [][3]string {
 		t.Fatal(err)
 	}
 	t.Logf("%d rows: Apply took %v", n, time.Since(start).Round(time.Second))
-	r := mustReader(t, pool)
+	r := mustNew(t, sourcestatus.NewReader, pool)
 	if on, err := sourcestatus.ReadsThroughKit(ctx, r); err != nil || !on {
 		t.Fatalf("reads through the kit = %v, %v", on, err)
 	}

@@ -79,8 +79,9 @@ func (t *table) load(ctx context.Context) (*statements, error) {
 	return s, err
 }
 
-// readCatalog reads the types of the id and status columns, and whether the
-// schema kit is in place, and builds the statements.
+// readCatalog reads the types of the id and status columns and the table's
+// schema, then whether the schema kit is in place there, and builds the
+// statements.
 func (t *table) readCatalog(ctx context.Context) (*statements, error) {
 	// The id's type is named without its length or precision (and a domain
 	// by its base type), so that a cast of the parameter to it never cuts or
@@ -88,16 +89,17 @@ func (t *table) readCatalog(ctx context.Context) (*statements, error) {
 	// varchar(8) would make it "acct-123", and 42.4 where numeric(6,0) would
 	// make it 42. (format_type with a NULL typmod would name bpchar
 	// "character", which is char(1).)
-	const q = `SELECT a.attname::text, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, -1)
+	const q = `SELECT a.attname::text, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, -1), n.nspname::text
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+  JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text) AND a.attnum > 0 AND NOT a.attisdropped`
 	rows, err := t.db.Query(ctx, q, t.n.table, t.cfg.column, t.cfg.idColumn)
 	if err != nil {
 		return nil, dbErr(ctx, "read the columns of "+t.cfg.table, err)
 	}
 	types := map[string]string{}
-	var name, typ string
-	_, err = pgx.ForEachRow(rows, []any{&name, &typ}, func() error {
+	var name, typ, schema string
+	_, err = pgx.ForEachRow(rows, []any{&name, &typ, &schema}, func() error {
 		types[name] = typ
 		return nil
 	})
@@ -114,17 +116,12 @@ WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text
 		}
 		return nil, fmt.Errorf("sourcestatus: column %s.%s is not jsonb (%s)", t.cfg.table, t.cfg.column, typ)
 	}
-	// The schema kit's SQL is used when both its indexes are valid.
-	kit := &Schema{cfg: t.cfg, n: t.n}
-	st, err := kit.inspect(ctx, t.db)
-	if err != nil {
+	// The schema kit's SQL is used when its functions and indexes are there.
+	kit, st := &Schema{cfg: t.cfg, n: t.n}, newSchemaState(schema)
+	if err := kit.readKit(ctx, t.db, &st); err != nil {
 		return nil, err
 	}
-	useKit := st.functions[failedAtFunc] && st.functions[newestAtFunc]
-	for _, name := range kit.indexNames() {
-		useKit = useKit && st.indexes[name] == indexValid
-	}
-	return buildStatements(t.n, idType, useKit, st.schema), nil
+	return buildStatements(t.n, idType, kit.ready(st), schema), nil
 }
 
 // forget drops the statements s, so that the next call reads the catalog

@@ -105,3 +105,13 @@ func mustNew[T any](t *testing.T, newX func(sourcestatus.DB, ...sourcestatus.Opt
 	}
 	return v
 }
+
+// currentSchema returns the schema that db creates tables in.
+func currentSchema(t *testing.T, db sourcestatus.DB) string {
+	t.Helper()
+	var schema string
+	if err := db.QueryRow(ctxT(t), `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	return schema
+}

@@ -68,8 +68,8 @@ var (
 // fragment of URLs, with the values of credential headers and parameters
 // redacted, NUL characters as U+FFFD, and at most max bytes, a longer message
 // cut (before the word the limit falls in, when that word holds ':', '@',
-// '=' or '/') at a rune boundary before TruncatedMark. Only what can be kept is cleaned, so a huge message costs
-// no more than a short one.
+// '=' or '/') at a rune boundary before TruncatedMark. Only what can be kept
+// is cleaned, so a huge message costs no more than a short one.
 func safeError(msg string, max int) string {
 	whole := len(msg) <= max
 	if !whole {

@@ -29,21 +29,18 @@ const (
 
 // kitFunctions is the body of each function, by name. Both pick entries
 // with strict jsonpath, so that an entry that is an array is not unwrapped
-// into one (the readers' jsonb_each does not either), and compare times in
-// code point order (COLLATE "C"), as the indexes and queries do. An entry's
-// time is its "at" as text (->>), as the queries read it. The failed time of a row whose
-// failures have no time (legacy "failed" strings) is "", which sorts after
-// every time when newest first.
+// into one (the readers' jsonb_each does not either), and silent, so that a
+// column that is not an object has no entries. They compare times in code
+// point order (COLLATE "C"), as the indexes and queries do; an entry's time
+// is its "at" as text (->>), as the queries read it. The failed time of a
+// row whose failures have no time (legacy "failed" strings) is "", which
+// sorts after every time when newest first.
 var kitFunctions = map[string]string{
 	failedAtFunc: `DECLARE
-  failed jsonb;
+  failed jsonb := pg_catalog.jsonb_path_query_array(s, 'strict $.* ? (@ == "failed" || @.type() == "object" && @.status == "failed")', '{}', true);
   newest text := '';
   at text;
 BEGIN
-  IF pg_catalog.jsonb_typeof(s) <> 'object' THEN
-    RETURN NULL;
-  END IF;
-  failed := pg_catalog.jsonb_path_query_array(s, 'strict $.* ? (@ == "failed" || @.type() == "object" && @.status == "failed")');
   IF pg_catalog.jsonb_array_length(failed) = 0 THEN
     RETURN NULL;
   END IF;
@@ -56,13 +53,9 @@ BEGIN
   RETURN newest;
 END`,
 	newestAtFunc: `DECLARE
-  times jsonb;
+  times jsonb := pg_catalog.jsonb_path_query_array(s, 'strict $.* ? (@.type() == "object" && exists (@.at)).at', '{}', true);
   newest text;
 BEGIN
-  IF pg_catalog.jsonb_typeof(s) <> 'object' THEN
-    RETURN NULL;
-  END IF;
-  times := pg_catalog.jsonb_path_query_array(s, 'strict $.* ? (@.type() == "object" && exists (@.at)).at');
   FOR i IN 0 .. pg_catalog.jsonb_array_length(times) - 1 LOOP
     IF newest IS NULL OR (times ->> i) COLLATE "C" > newest THEN
       newest := times ->> i;
@@ -453,7 +446,7 @@ func (st schemaState) tableProblem() string {
 // inspect reads the catalog for the table, its columns, the kit's functions
 // in its schema and the kit's indexes on it.
 func (s *Schema) inspect(ctx context.Context, db DB) (schemaState, error) {
-	st := schemaState{functions: map[string]bool{}, indexes: map[string]indexState{}}
+	st := newSchemaState("")
 	err := db.QueryRow(ctx, `SELECT n.nspname::text, c.relkind::text,
   EXISTS (SELECT FROM pg_attribute WHERE attrelid = c.oid AND attname = $2::text AND attnum > 0 AND NOT attisdropped),
   COALESCE((SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = c.oid AND attname = $3::text AND attnum > 0 AND NOT attisdropped), '')
@@ -466,8 +459,19 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_r
 		return st, dbErr(ctx, "read the catalog for "+s.cfg.table, err)
 	}
 	st.hasTable, st.hasColumn = true, st.columnType != ""
-	// Each kit index by name: whether it is on the table, valid, and built
-	// on its function and the column (pg_depend records both).
+	return st, s.readKit(ctx, db, &st)
+}
+
+// newSchemaState returns the state of a table in schema with none of the
+// kit in place.
+func newSchemaState(schema string) schemaState {
+	return schemaState{schema: schema, functions: map[string]bool{}, indexes: map[string]indexState{}}
+}
+
+// readKit reads into st the kit's functions in st.schema and, by name, each
+// of its indexes: whether it is on the table, valid, and built on its
+// function and the column (pg_depend records both).
+func (s *Schema) readKit(ctx context.Context, db DB, st *schemaState) error {
 	rows, err := db.Query(ctx, `WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $2::text)
 SELECT p.proname::text, i.relname IS NOT NULL, x.indexrelid IS NOT NULL, COALESCE(x.indisvalid AND x.indisready, false),
   COALESCE(EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.oid AND d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid)
@@ -481,7 +485,7 @@ ORDER BY k.n`,
 		s.n.table, st.schema, s.cfg.column,
 		[]string{failedAtFunc, newestAtFunc}, s.indexNames())
 	if err != nil {
-		return st, dbErr(ctx, "read the indexes of "+s.cfg.table, err)
+		return dbErr(ctx, "read the indexes of "+s.cfg.table, err)
 	}
 	var (
 		fn                           *string
@@ -508,9 +512,19 @@ ORDER BY k.n`,
 		return nil
 	})
 	if err != nil {
-		return st, dbErr(ctx, "read the indexes of "+s.cfg.table, err)
+		return dbErr(ctx, "read the indexes of "+s.cfg.table, err)
 	}
-	return st, nil
+	return nil
+}
+
+// ready reports whether st shows the kit's functions and both its indexes
+// valid, so that reads may go through them.
+func (s *Schema) ready(st schemaState) bool {
+	ok := st.functions[failedAtFunc] && st.functions[newestAtFunc]
+	for _, name := range s.indexNames() {
+		ok = ok && st.indexes[name] == indexValid
+	}
+	return ok
 }
 
 // indexNames returns the names of the kit's indexes, in the order of its

@@ -88,7 +88,7 @@ func TestSchemaKitReadsWhatThePlainSQLReads(t *testing.T) {
 			}
 			return out
 		}
-		plain := mustReader(t, pool)
+		plain := mustNew(t, sourcestatus.NewReader, pool)
 		if kit, err := sourcestatus.ReadsThroughKit(ctx, plain); err != nil || kit {
 			t.Fatalf("before Apply: reads through the kit = %v, %v", kit, err)
 		}
@@ -97,7 +97,7 @@ func TestSchemaKitReadsWhatThePlainSQLReads(t *testing.T) {
 			t.Fatalf("only %d failures: the data tests little", n)
 		}
 		applyKit(t, pool)
-		viaKit := mustReader(t, pool)
+		viaKit := mustNew(t, sourcestatus.NewReader, pool)
 		if kit, err := sourcestatus.ReadsThroughKit(ctx, viaKit); err != nil || !kit {
 			t.Fatalf("after Apply: reads through the kit = %v, %v", kit, err)
 		}
@@ -117,15 +117,6 @@ func TestSchemaKitReadsWhatThePlainSQLReads(t *testing.T) {
 			t.Error("the plain reader reads differently after Apply")
 		}
 	})
-}
-
-func mustReader(t *testing.T, db sourcestatus.DB, opts ...sourcestatus.Option) *sourcestatus.Reader {
-	t.Helper()
-	r, err := sourcestatus.NewReader(db, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
 
 func applyKit(t *testing.T, db sourcestatus.DB, opts ...sourcestatus.Option) *sourcestatus.Schema {
@@ -151,7 +142,7 @@ func TestSchemaKitReadsThroughItsIndexes(t *testing.T) {
 	ctx := ctxT(t)
 	testsupport.FillProspects(t, pool, 50_000, 30)
 	applyKit(t, pool)
-	r := mustReader(t, pool)
+	r := mustNew(t, sourcestatus.NewReader, pool)
 	since, _ := sourcestatus.FormatTime(testsupport.ProspectsEnd.Add(-24 * time.Hour))
 	failures, err := sourcestatus.Explain(ctx, r, "failures", since, "50")
 	if err != nil {
@@ -230,7 +221,7 @@ func TestSchemaCheckSaysWhatIsMissing(t *testing.T) {
 	if !strings.Contains(strings.Join(p, "\n"), "is invalid") {
 		t.Errorf("after an interrupted Apply: %q does not name an invalid index", p)
 	}
-	if kitOn, err := sourcestatus.ReadsThroughKit(ctx, mustReader(t, pool)); err != nil || kitOn {
+	if kitOn, err := sourcestatus.ReadsThroughKit(ctx, mustNew(t, sourcestatus.NewReader, pool)); err != nil || kitOn {
 		t.Errorf("a reader reads through a half-built kit = %v, %v", kitOn, err)
 	}
 	if err := kit.Apply(ctx, pool); err != nil {
@@ -371,7 +362,7 @@ func TestSchemaKitOnAFreshDatabase(t *testing.T) {
 		if err := u.Update(ctx, c.id, "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: "HTTP 500", At: at}); err != nil {
 			t.Fatal(err)
 		}
-		r := mustReader(t, pool, c.opts...)
+		r := mustNew(t, sourcestatus.NewReader, pool, c.opts...)
 		if kitOn, err := sourcestatus.ReadsThroughKit(ctx, r); err != nil || !kitOn {
 			t.Errorf("%s: reads through the kit = %v, %v", c.id, kitOn, err)
 		}
@@ -391,7 +382,7 @@ func TestReaderOutlivesADroppedKit(t *testing.T) {
 		ctx := ctxT(t)
 		testsupport.FillProspects(t, pool, 500, 3)
 		applyKit(t, pool)
-		r := mustReader(t, pool)
+		r := mustNew(t, sourcestatus.NewReader, pool)
 		since := testsupport.ProspectsEnd.Add(-24 * time.Hour)
 		wantF, err := r.Failures(ctx, since, 20)
 		if err != nil || len(wantF) == 0 {
@@ -447,17 +438,11 @@ func TestSchemaApplyTakesTurns(t *testing.T) {
 // goes on that table, and no empty table appears in front of it.
 func TestSchemaApplyFindsTheTableThroughTheSearchPath(t *testing.T) {
 	first := testsupport.Postgres(t)
-	var schema string
-	if err := first.QueryRow(ctxT(t), `SELECT current_schema()`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
+	schema := currentSchema(t, first)
 	second := testsupport.Postgres(t)
 	createProspects(t, second, "text")
 	insert(t, second, "p1", `{"exa": {"status": "failed", "at": "2026-11-28T09:00:00.000Z"}}`)
-	var secondSchema string
-	if err := second.QueryRow(ctxT(t), `SELECT current_schema()`).Scan(&secondSchema); err != nil {
-		t.Fatal(err)
-	}
+	secondSchema := currentSchema(t, second)
 	ctx := ctxT(t)
 	// A pool whose search_path is first, then second.
 	cfg := first.Config()
@@ -472,7 +457,7 @@ func TestSchemaApplyFindsTheTableThroughTheSearchPath(t *testing.T) {
 	if err := both.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = 'prospects' AND relnamespace = $1::text::regnamespace`, schema).Scan(&n); err != nil || n != 0 {
 		t.Errorf("Apply created a table prospects in front of the one on the search_path (%d, %v)", n, err)
 	}
-	got, err := mustReader(t, both).Failures(ctx, time.Time{}, 10)
+	got, err := mustNew(t, sourcestatus.NewReader, both).Failures(ctx, time.Time{}, 10)
 	if err != nil || len(got) != 1 || got[0].ProspectID != "p1" {
 		t.Errorf("Failures = %v, %v; want p1's", got, err)
 	}
@@ -486,10 +471,7 @@ func TestSchemaApplyNeedsNoRightsOnceDone(t *testing.T) {
 	ctx := ctxT(t)
 	createProspects(t, pool, "text")
 	applyKit(t, pool)
-	var schema string
-	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
+	schema := currentSchema(t, pool)
 	role := schema + "_app"
 	for _, sql := range []string{
 		`CREATE ROLE ` + role + ` LOGIN`,

@@ -254,10 +254,7 @@ func TestIgnoreStale(t *testing.T) {
 func TestOptions(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	ctx := ctxT(t)
-	var schema string
-	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
+	schema := currentSchema(t, pool)
 	if _, err := pool.Exec(ctx, `CREATE TABLE leads (lead_id bigint PRIMARY KEY, status_by_source jsonb, other text)`); err != nil {
 		t.Fatal(err)
 	}

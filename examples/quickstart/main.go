@@ -9,12 +9,12 @@
 // quota, calls or tokens, before they are sent, and alerts fire once when
 // 80 % and 100 % of a quota are used.
 //
-//	go run ./examples/quickstart [-redis host:port] [-postgres URL]
+//	go run ./examples/quickstart [-redis redis://host:6379/0] [-postgres URL]
 //
-// Redis defaults to an in-process miniredis (REDIS_URL or -redis
-// redis://host:port use a real one). With a PostgreSQL URL (DATABASE_URL or -postgres) it also records each
-// source's outcome in a table and prints the error feed; without one it prints
-// the status JSON it would write.
+// Redis defaults to an in-process miniredis (REDIS_URL or -redis use a real
+// one). With a PostgreSQL URL (DATABASE_URL or -postgres) it also records
+// each source's outcome in a table and prints the error feed; without one it
+// prints the status JSON it would write.
 package main
 
 import (
