@@ -79,6 +79,8 @@ func TestIDsMatchExactly(t *testing.T) {
 
 // queryStarted passes every call to a DB, and tells started once a Query
 // begins, so a test knows that the first use's catalog read is under way.
+// started needs room for one signal: the Query may begin before the test
+// waits on it.
 type queryStarted struct {
 	sourcestatus.DB
 	started chan struct{}
@@ -106,7 +108,7 @@ func TestFirstUseHonoursEachContext(t *testing.T) {
 	})
 	createProspects(t, pool, "text")
 	insert(t, pool, "p", nil)
-	db := queryStarted{DB: pool, started: make(chan struct{})}
+	db := queryStarted{DB: pool, started: make(chan struct{}, 1)}
 	u := mustNew(t, sourcestatus.NewUpdater, db)
 	update := func(ctx context.Context) error {
 		return u.Update(ctx, "p", "exa", sourcestatus.Payload{Status: sourcestatus.Complete, At: at})
@@ -118,7 +120,13 @@ func TestFirstUseHonoursEachContext(t *testing.T) {
 	defer cancelFirst()
 	firstErr := make(chan error, 1)
 	go func() { firstErr <- update(first) }()
-	<-db.started // the first call is reading the catalog, and hangs there
+	select {
+	case <-db.started: // the first call is reading the catalog, and hangs there
+	case err := <-firstErr:
+		t.Fatalf("the first Update returned (%v) before it read the catalog", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first Update did not start its catalog read within 10 s")
+	}
 
 	second, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
