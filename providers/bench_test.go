@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
@@ -166,27 +167,33 @@ func (r noReports) SetReported(p usage.Provider, rep usage.Reported) {
 //
 // where=memory answers from memory, so the figure is the scanner's own cost
 // beside a copy of the bytes; where=loopback reads from an httptest server,
-// as a client does.
+// as a client does, and where=tls from an httptest TLS server, as a client
+// of the Messages API (HTTPS only) does.
 func BenchmarkClaudeStream(b *testing.B) {
 	for _, size := range []int{20 << 10, 200 << 10} {
 		body := []byte(sseStream(size))
-		srv := server(b, func(w http.ResponseWriter, r *http.Request) {
+		h := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/event-stream")
 			w.Write(body)
-		})
-		base := http.DefaultTransport.(*http.Transport).Clone()
-		b.Cleanup(base.CloseIdleConnections)
+		}
+		plain, secure := server(b, h), httptest.NewTLSServer(http.HandlerFunc(h))
+		b.Cleanup(secure.Close)
+		overNet := func(base *http.Transport) map[string]http.RoundTripper {
+			b.Cleanup(base.CloseIdleConnections)
+			return map[string]http.RoundTripper{
+				"Bare":         base,
+				"NewTransport": providers.NewTransport(base, &atomicCounter{}, usage.Claude),
+				"ClaudeTokens": providers.NewTransport(base, &atomicCounter{}, usage.Claude, providers.WithClaudeTokens(&atomicAdder{})),
+			}
+		}
 		for _, where := range []struct {
 			name string
 			rts  map[string]http.RoundTripper
 			url  string
 		}{
 			{"memory", memTransports(body), "https://api.anthropic.com/v1/messages"},
-			{"loopback", map[string]http.RoundTripper{
-				"Bare":         base,
-				"NewTransport": providers.NewTransport(base, &atomicCounter{}, usage.Claude),
-				"ClaudeTokens": providers.NewTransport(base, &atomicCounter{}, usage.Claude, providers.WithClaudeTokens(&atomicAdder{})),
-			}, srv.URL + "/v1/messages"},
+			{"loopback", overNet(http.DefaultTransport.(*http.Transport).Clone()), plain.URL + "/v1/messages"},
+			{"tls", overNet(secure.Client().Transport.(*http.Transport).Clone()), secure.URL + "/v1/messages"},
 		} {
 			for _, impl := range []string{"Bare", "NewTransport", "ClaudeTokens"} {
 				rt := where.rts[impl]
