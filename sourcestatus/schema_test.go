@@ -213,10 +213,13 @@ func TestSchemaCheckSaysWhatIsMissing(t *testing.T) {
 	if err := kit.Apply(short, pool); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Apply beside an open writing transaction = %v, want it to wait until its deadline", err)
 	}
+	// pgx cancels the statement on the server after Apply has returned: wait
+	// for that before the transaction ends, or the build could go on and
+	// finish.
+	waitIdle(t, pool)
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitIdle(t, pool)
 	p = problems()
 	if !strings.Contains(strings.Join(p, "\n"), "is invalid") {
 		t.Errorf("after an interrupted Apply: %q does not name an invalid index", p)
@@ -238,8 +241,9 @@ func TestSchemaCheckSaysWhatIsMissing(t *testing.T) {
 	}
 }
 
-// waitIdle waits until no other session runs a statement in the database,
-// as a cancelled CREATE INDEX CONCURRENTLY may still be ending.
+// waitIdle waits until no other session of the database runs a statement
+// with CONCURRENTLY in it: pgx cancels a statement on the server only after
+// the call whose context ended has returned.
 func waitIdle(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	for range 100 {
