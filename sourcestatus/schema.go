@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"strings"
 	"time"
 
@@ -214,9 +213,10 @@ func (s *Schema) SQL() string {
 // so it may run at every start-up, but on a large table the first run takes
 // minutes: see the README's deployment notes.
 //
-// Processes that apply the kit to the same table at once take turns (a
-// session advisory lock, tried without waiting inside the database, so that
-// no index build waits for a process that waits for it). Apply runs on one
+// Processes that apply the kit to the same table at once take turns, however
+// they name it (a session advisory lock on the table's resolved schema and
+// name, tried without waiting inside the database, so that no index build
+// waits for a process that waits for it). Apply runs on one
 // connection: of the pool when db is a [*pgxpool.Pool]. db must not be a
 // transaction. Its role needs the rights to create the table and functions
 // in the schema and indexes on the table, which the table's owner has; a
@@ -304,11 +304,19 @@ func (s *Schema) Apply(ctx context.Context, db DB) error {
 }
 
 // lock takes the session advisory lock that makes Applies of the table take
-// turns, trying every 100 ms until ctx ends, and returns its release.
+// turns, trying every 100 ms until ctx ends, and returns its release. The
+// lock is named after the table's schema as PostgreSQL resolves it (where
+// the table is, or where it would be created), so every spelling of one
+// table takes the same lock, and same-named tables in other schemas do not.
 func (s *Schema) lock(ctx context.Context, db DB) (unlock func(), err error) {
-	h := fnv.New64a()
-	h.Write([]byte("enrichmeter schema kit " + s.n.table + "." + s.n.column))
-	key := strconv.FormatInt(int64(h.Sum64()), 10)
+	var key string
+	err = db.QueryRow(ctx, `SELECT hashtextextended('enrichmeter schema kit ' || COALESCE(
+  (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1::text)),
+  NULLIF($2::text, ''), current_schema()) || '.' || $3::text || '.' || $4::text, 0)::text`,
+		s.n.table, s.tableSchema(), s.tableName(), s.cfg.column).Scan(&key)
+	if err != nil {
+		return nil, dbErr(ctx, "lock the schema kit of "+s.cfg.table, err)
+	}
 	for {
 		var got bool
 		if err := db.QueryRow(ctx, `SELECT pg_try_advisory_lock($1::text::bigint)`, key).Scan(&got); err != nil {

@@ -414,18 +414,28 @@ func TestReaderOutlivesADroppedKit(t *testing.T) {
 }
 
 // TestSchemaApplyTakesTurns starts four Applies of one table at once, as
-// replicas starting together do: each succeeds and the kit is whole.
+// replicas starting together do, two naming it with its schema and two
+// without: each succeeds and the kit is whole.
 func TestSchemaApplyTakesTurns(t *testing.T) {
 	pool := testsupport.Postgres(t, func(c *pgxpool.Config) { c.MaxConns = 8 })
 	ctx := ctxT(t)
 	testsupport.FillProspects(t, pool, 100_000, 30)
+	// Two of them name the table with its schema: still the same table.
 	kit, err := sourcestatus.NewSchema()
 	if err != nil {
 		t.Fatal(err)
 	}
+	qualified, err := sourcestatus.NewSchema(sourcestatus.WithTable(currentSchema(t, pool) + ".prospects"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	errs := make(chan error, 4)
-	for range 4 {
-		go func() { errs <- kit.Apply(ctx, pool) }()
+	for i := range 4 {
+		k := kit
+		if i%2 == 1 {
+			k = qualified
+		}
+		go func() { errs <- k.Apply(ctx, pool) }()
 	}
 	for range 4 {
 		if err := <-errs; err != nil {
