@@ -323,12 +323,13 @@ func TestSchemaApplyLetsWritersGoOn(t *testing.T) {
 func TestSchemaKitOnAFreshDatabase(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	ctx := ctxT(t)
-	if _, err := pool.Exec(ctx, `CREATE SCHEMA crm`); err != nil {
+	crm := testsupport.UniqueName("crm_") // named per run: other runs may share the database
+	if _, err := pool.Exec(ctx, `CREATE SCHEMA `+crm); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP SCHEMA crm CASCADE`) })
-	viaApply := applyKit(t, pool, sourcestatus.WithTable("crm.leads"))
-	kit, err := sourcestatus.NewSchema(sourcestatus.WithTable("crm.accounts"), sourcestatus.WithColumn("status"), sourcestatus.WithIDColumn("account_id"))
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP SCHEMA `+crm+` CASCADE`) })
+	viaApply := applyKit(t, pool, sourcestatus.WithTable(crm+".leads"))
+	kit, err := sourcestatus.NewSchema(sourcestatus.WithTable(crm+".accounts"), sourcestatus.WithColumn("status"), sourcestatus.WithIDColumn("account_id"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,8 +354,8 @@ func TestSchemaKitOnAFreshDatabase(t *testing.T) {
 		insert, id string
 		opts       []sourcestatus.Option
 	}{
-		{`INSERT INTO crm.leads (id) VALUES ('L1')`, "L1", []sourcestatus.Option{sourcestatus.WithTable("crm.leads")}},
-		{`INSERT INTO crm.accounts (account_id) VALUES ('A1')`, "A1", []sourcestatus.Option{sourcestatus.WithTable("crm.accounts"), sourcestatus.WithColumn("status"), sourcestatus.WithIDColumn("account_id")}},
+		{`INSERT INTO ` + crm + `.leads (id) VALUES ('L1')`, "L1", []sourcestatus.Option{sourcestatus.WithTable(crm + ".leads")}},
+		{`INSERT INTO ` + crm + `.accounts (account_id) VALUES ('A1')`, "A1", []sourcestatus.Option{sourcestatus.WithTable(crm + ".accounts"), sourcestatus.WithColumn("status"), sourcestatus.WithIDColumn("account_id")}},
 	} {
 		if _, err := pool.Exec(ctx, c.insert); err != nil {
 			t.Fatal(err)
