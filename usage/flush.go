@@ -105,6 +105,14 @@ type roundResult struct {
 	heldBack bool    // some unsent units waited for an older write of their key
 }
 
+// writeLost reports whether the round's write itself failed (its last
+// error is not a [*KeyError]), so that nothing says whether its keys were
+// applied.
+func (r roundResult) writeLost() bool {
+	var ke *KeyError
+	return len(r.errs) > 0 && !errors.As(r.errs[len(r.errs)-1], &ke)
+}
+
 func (r roundResult) err() error {
 	if len(r.errs) == 0 {
 		return nil
@@ -355,11 +363,16 @@ func (t *Tracker) run(ctx context.Context, nextDay time.Duration) {
 }
 
 // flush runs rounds until everything counted before it was called is
-// confirmed, a round fails, or ctx is done.
-func (t *Tracker) flush(ctx context.Context) error {
+// confirmed, a round fails, or ctx is done. With retry, a round whose write
+// was lost (Redis unreachable, a connection cut) does not end it: the next
+// round starts after a backoff, from 50 ms doubling to 1 s, for as long as
+// ctx allows. Keys refused one by one end it either way, as retrying them
+// cannot help before they are repaired.
+func (t *Tracker) flush(ctx context.Context, retry bool) error {
 	if t.rdbErr != nil {
 		return t.rdbErr
 	}
+	backoff := 50 * time.Millisecond
 	for {
 		select {
 		case t.sem <- struct{}{}:
@@ -370,14 +383,27 @@ func (t *Tracker) flush(ctx context.Context) error {
 		if !t.startRound(ctx, func(r roundResult) { res <- r }) {
 			return nil
 		}
+		var r roundResult
 		select {
-		case r := <-res:
-			if err := r.err(); err != nil || !r.heldBack {
-				return err
-			}
+		case r = <-res:
 		case <-ctx.Done():
 			return t.waitErr(ctx)
 		}
+		err := r.err()
+		switch {
+		case err == nil && r.heldBack:
+			continue
+		case err == nil || !retry || !r.writeLost():
+			return err
+		}
+		wait := time.NewTimer(backoff)
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+			return t.waitErr(ctx)
+		}
+		backoff = min(2*backoff, time.Second)
 	}
 }
 
@@ -416,15 +442,18 @@ func (t *Tracker) Flush(ctx context.Context) error {
 	if closed {
 		return ErrClosed
 	}
-	return t.flush(ctx)
+	return t.flush(ctx, false)
 }
 
 // Close closes the tracker at once, whatever ctx: later calls to
 // [Tracker.Track] and [Tracker.Add] are dropped and [Tracker.Flush] returns
 // [ErrClosed]. Then it sends everything pending and returns when it is
 // confirmed, or when ctx is done, even if the Redis client or the error
-// handler hangs. It returns nil when nothing is left pending, and otherwise
-// the error, as Flush does; the units left are in Stats().Pending, and
+// handler hangs. While Redis cannot be reached it tries again, backing off
+// from 50 ms to 1 s, until ctx is done, so a Redis that restarts within the
+// deadline gets the counts; keys Redis refuses end it at once. It returns
+// nil when nothing is left pending, and otherwise the error, as Flush does;
+// the units left are in Stats().Pending, and
 // calling Close again, with a fresh deadline, retries them. A write still
 // running when ctx is done finishes in the background. Close waits, within
 // ctx, for the tracker's goroutines to return; one inside the error handler
@@ -438,7 +467,7 @@ func (t *Tracker) Close(ctx context.Context) error {
 	}
 	t.mu.Unlock()
 	t.cancel()
-	err := t.flush(ctx)
+	err := t.flush(ctx, true)
 	select {
 	case <-t.done:
 	case <-ctx.Done():

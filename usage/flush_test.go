@@ -368,3 +368,58 @@ func TestCloseAgainRetriesWhatIsLeft(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseWaitsForRedisToComeBack closes a tracker while Redis is down and
+// brings Redis back 300 ms later: Close tries again until its deadline, so
+// the counts arrive, once, instead of Close giving up on the first failed
+// write.
+func TestCloseWaitsForRedisToComeBack(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		p := newProxied(t, b, proxyOptions{maxRetries: -1})
+		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		for range 30 {
+			tr.Track(usage.Exa)
+		}
+		p.each(func(x *testsupport.Proxy) { x.SetDown(true) })
+		back := time.AfterFunc(300*time.Millisecond, func() { p.each(func(x *testsupport.Proxy) { x.SetDown(false) }) })
+		defer back.Stop()
+		start := time.Now()
+		if err := tr.Close(ctxTimeout(t, 10*time.Second)); err != nil {
+			t.Fatalf("Close with Redis back after 300 ms = %v (after %v), want nil", err, time.Since(start))
+		}
+		checkStats(t, tr, usage.Stats{Tracked: 30, Flushed: 30})
+		if got := get(t, b.rdb, b.keyFor(usage.Exa, noon)); got != 30 {
+			t.Errorf("Redis holds %d, want 30", got)
+		}
+	})
+}
+
+// TestCloseWaitsForAStoppedRedisServer stops a Redis server of its own, so
+// that connections are refused, and starts it again on the same port while
+// Close waits: the counts arrive within Close's deadline.
+func TestCloseWaitsForAStoppedRedisServer(t *testing.T) {
+	srv := testsupport.StartRedisServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialerRetries: 1}) // fail at once: no retries of its own
+	t.Cleanup(func() { _ = rdb.Close() })
+	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	closeAtCleanup(t, tr)
+	for range 30 {
+		tr.Track(usage.Exa)
+	}
+	srv.Stop(t)
+	if err := tr.Flush(ctxTimeout(t, 5*time.Second)); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("Flush with the server stopped = %v, want connection refused", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close(ctxTimeout(t, 10*time.Second)) }()
+	time.Sleep(300 * time.Millisecond) // Close meets refused connections meanwhile
+	srv.Start(t)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close with the server started again = %v, want nil", err)
+	}
+	checkStats(t, tr, usage.Stats{Tracked: 30, Flushed: 30})
+	if got := get(t, rdb, usage.Key(usage.Exa, noon)); got != 30 {
+		t.Errorf("Redis holds %d, want 30", got)
+	}
+}
