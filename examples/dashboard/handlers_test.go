@@ -245,7 +245,7 @@ func TestPage(t *testing.T) {
 	for _, want := range []string{
 		"<title>Enrichment health</title>",
 		`<li class="bad"><a href="#row-contactout"><strong>ContactOut over quota by 279:</strong> 2,279 of 2,000 calls this month (114 %).</a></li>`,
-		`<li class="warn"><a href="#row-claude_input_tokens"><strong>Claude input tokens runs out Nov 30 at this rate:</strong>`,
+		`<li class="warn"><a href="#row-claude_input_tokens"><strong>Claude input tokens runs out Nov 28 at this rate:</strong>`,
 		`<article class="row s-over" id="row-contactout">`,
 		"Apollo itself reports:</span> 412 requests left in 24 h · 48 requests left this minute",
 		"every provider on one scale (0 to 800 calls a day)",

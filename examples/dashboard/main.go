@@ -21,9 +21,10 @@
 //
 // Without -redis (or REDIS_URL) it serves an in-process Redis filled with a
 // month of sample counts: ContactOut over its quota, Claude's input tokens on
-// course to run out, and Apollo's own quota report. The two status cards need
-// PostgreSQL (-postgres or DATABASE_URL; `go run ./examples/pipeline
-// -postgres URL` fills its table); without it they say how to turn them on.
+// course to run out (on any day of the month), and Apollo's own quota
+// report. The two status cards need PostgreSQL (-postgres or DATABASE_URL;
+// `go run ./examples/pipeline -postgres URL` fills its table); without it
+// they say how to turn them on.
 //
 // The JSON behind the cards; a bad parameter gets 400 and {"error": "..."}:
 //
@@ -102,7 +103,12 @@ func main() {
 		if kit, err := sourcestatus.NewSchema(sourcestatus.WithTable(*table)); err != nil {
 			log.Fatal(err)
 		} else if err := kit.Check(ctx, pool); err != nil {
-			log.Printf("%v (the cards work, but read the whole table: see Schema.Apply)", err)
+			var exists bool
+			if qerr := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, *table).Scan(&exists); qerr == nil && !exists {
+				log.Printf("%v (the status cards need the table: go run ./examples/pipeline -postgres URL fills it)", err)
+			} else {
+				log.Printf("%v (the cards work, but read the whole table: see Schema.Apply)", err)
+			}
 		}
 	}
 

@@ -44,9 +44,9 @@ const sampleContactOut = 2279
 
 // seedSample writes sampleDays of made-up daily counts up to now into rdb, as
 // trackers would have: quieter weekends, a slow rise, today only as far as
-// the day has gone, ContactOut over its quota, Claude's tokens on course to
-// run out of sampleQuotas' input tokens, and Apollo's own report of what is
-// left. The counts depend only on now.
+// the day has gone, ContactOut over its quota, Claude's input tokens on
+// course to run out of sampleQuotas' allowance whatever day of the month now
+// is, and Apollo's own report of what is left. The counts depend only on now.
 func seedSample(ctx context.Context, rdb *redis.Client, now time.Time) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	counts := map[string]int64{}
@@ -77,6 +77,9 @@ func seedSample(ctx context.Context, rdb *redis.Client, now time.Time) error {
 	})
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
+	}
+	if err := runOutMidway(ctx, rdb, now, counts, usage.ClaudeInputTokens); err != nil {
+		return err
 	}
 
 	tracker := usage.NewTracker(rdb)
@@ -113,5 +116,29 @@ func overQuota(ctx context.Context, rdb *redis.Client, now time.Time, counts map
 		}
 	}
 	counts[busiest] += left
+	return nil
+}
+
+// runOutMidway scales p's sample days in counts, already in rdb, by one
+// factor, so that at the burn rate of the last 7 days its quota runs out
+// halfway through what is left of the period: on course to run out on any
+// day of the period, never over.
+func runOutMidway(ctx context.Context, rdb *redis.Client, now time.Time, counts map[string]int64, p usage.Provider) error {
+	b, err := usage.NewReader(rdb, usage.WithClock(func() time.Time { return now })).Burn(ctx, p, sampleQuotas[p])
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	daysLeft := b.PeriodEnd.Sub(now).Hours() / 24
+	f := float64(b.Quota.Limit) / (float64(b.Used) + b.DailyAverage*daysLeft/2)
+	_, err = rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for d := range sampleDays {
+			k := usage.Key(p, now.AddDate(0, 0, -d))
+			pipe.Set(ctx, k, int64(float64(counts[k])*f), usage.DefaultTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
 	return nil
 }

@@ -46,6 +46,29 @@ func TestSeedSample(t *testing.T) {
 	}
 }
 
+// TestSeedSampleTellsItsStoryOnEveryDay seeds the sample at three hours of
+// every day of a 28-day and a 31-day month: ContactOut is over its quota
+// and Claude's input tokens are on course to run out, whatever the day.
+func TestSeedSampleTellsItsStoryOnEveryDay(t *testing.T) {
+	ctx := context.Background()
+	for _, month := range []time.Time{time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)} {
+		for at := month.Add(30 * time.Minute); at.Month() == month.Month(); at = at.Add(8 * time.Hour) {
+			rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+			if err := seedSample(ctx, rdb, at); err != nil {
+				t.Fatal(err)
+			}
+			r := usage.NewReader(rdb, usage.WithClock(func() time.Time { return at }))
+			if b, err := r.Burn(ctx, usage.ContactOut, sampleQuotas[usage.ContactOut]); err != nil || b.Used != sampleContactOut {
+				t.Errorf("at %v: contactout burn = %+v, %v; want %d used", at, b, err, sampleContactOut)
+			}
+			if b, err := r.Burn(ctx, usage.ClaudeInputTokens, sampleQuotas[usage.ClaudeInputTokens]); err != nil || burnState(b) != stateRunsOut {
+				t.Errorf("at %v: claude input tokens burn = %+v, %v; want it to run out this month", at, b, err)
+			}
+			_ = rdb.Close()
+		}
+	}
+}
+
 func checkSample(t *testing.T, rdb *redis.Client) {
 	ctx := context.Background()
 	r := usage.NewReader(rdb, usage.WithClock(func() time.Time { return now }))
