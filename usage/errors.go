@@ -3,6 +3,7 @@ package usage
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,7 +17,9 @@ var ErrTooManyKeys = errors.New("usage: too many pending keys")
 
 // A KeyError is Redis refusing the write of one counter key: the key holds
 // something other than an integer, the increment would overflow, the client
-// may not write it, and the like. Such a reply proves that nothing was
+// may not write it, and the like (not a reply about the whole server, such
+// as LOADING or BUSY: those count as a failed write). Such a reply proves
+// that nothing was
 // applied, so the key's counts stay pending, are sent again at the next
 // flush (under a new sequence number, with what was counted since) and reach
 // Redis once the key is repaired; other keys are not held back. Flush and
@@ -31,6 +34,23 @@ func (e *KeyError) Error() string { return fmt.Sprintf("usage: key %s: %v", e.Ke
 
 // Unwrap returns Redis' reply.
 func (e *KeyError) Unwrap() error { return e.Err }
+
+// serverStates are the prefixes of the error replies Redis gives for the
+// state of the whole server (loading its data, running a long script, a
+// cluster or replica that is not ready), not for one key: nothing was
+// applied, and the same write can go through once the state passes.
+var serverStates = []string{"LOADING ", "BUSY ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "READONLY ", "NOREPLICAS ", "MISCONF "}
+
+// isServerState reports whether err is a reply of Redis about its own state
+// (see serverStates) rather than about a key.
+func isServerState(err error) bool {
+	for _, p := range serverStates {
+		if strings.HasPrefix(err.Error(), p) {
+			return true
+		}
+	}
+	return false
+}
 
 // waitError is the context's error when a Flush or Close gave up waiting,
 // with what the tracker knows of why: the last round's error and how long

@@ -259,7 +259,7 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 		switch err := calls[len(items)+i].cmd.Err(); {
 		case err == nil:
 			continue
-		case errors.As(err, &reply):
+		case errors.As(err, &reply) && !isServerState(err):
 			errs = append(errs, &KeyError{Key: w.key, Err: err})
 		default:
 			lost = err
@@ -277,11 +277,11 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 			t.flushed += it.n
 			it.s.inflight = 0
 			confirmed = true
-		case errors.As(err, &reply):
+		case errors.As(err, &reply) && !isServerState(err):
 			it.s.unsent += it.n
 			it.s.inflight = 0
 			errs = append(errs, &KeyError{Key: it.s.key, Err: err})
-		default:
+		default: // no reply, or one about the server: sent again as it is
 			lost = err
 			continue
 		}
@@ -349,6 +349,7 @@ func (t *Tracker) run(ctx context.Context, nextDay time.Duration) {
 		t.mu.Unlock()
 		select {
 		case t.sem <- struct{}{}:
+			t.roundWanted.Store(false)
 			t.startRound(ctx, func(r roundResult) {
 				if ctx.Err() == nil {
 					for _, err := range r.errs {
@@ -356,18 +357,21 @@ func (t *Tracker) run(ctx context.Context, nextDay time.Duration) {
 					}
 				}
 			})
-		default: // a round is running; what is pending waits for the next tick
+		default: // a round or a guard's refresh is running; what is pending waits for the next tick
+			t.roundWanted.Store(true) // and a guard lets it go first
 		}
 		t.reportDrops()
 	}
 }
 
 // flush runs rounds until everything counted before it was called is
-// confirmed, a round fails, or ctx is done. With retry, a round whose write
-// was lost (Redis unreachable, a connection cut) does not end it: the next
-// round starts after a backoff, from 50 ms doubling to 1 s, for as long as
-// ctx allows. Keys refused one by one end it either way, as retrying them
-// cannot help before they are repaired.
+// confirmed, a round fails, or ctx is done. Units held back behind an older
+// write of their key go in the next round, whatever other keys' errors.
+// With retry, a round whose write was lost (Redis unreachable or not ready,
+// a connection cut) does not end it: the next round starts after a backoff,
+// from 50 ms doubling to 1 s, for as long as ctx allows. Keys refused one by
+// one end it either way, as retrying them cannot help before they are
+// repaired.
 func (t *Tracker) flush(ctx context.Context, retry bool) error {
 	if t.rdbErr != nil {
 		return t.rdbErr
@@ -391,9 +395,13 @@ func (t *Tracker) flush(ctx context.Context, retry bool) error {
 		}
 		err := r.err()
 		switch {
-		case err == nil && r.heldBack:
+		case err != nil && r.writeLost():
+			if !retry {
+				return err
+			}
+		case r.heldBack: // units that waited for an older write of their key go next
 			continue
-		case err == nil || !retry || !r.writeLost():
+		default: // each round sends every key left, so its errors are the ones that stand
 			return err
 		}
 		wait := time.NewTimer(backoff)
@@ -449,9 +457,10 @@ func (t *Tracker) Flush(ctx context.Context) error {
 // [Tracker.Track] and [Tracker.Add] are dropped and [Tracker.Flush] returns
 // [ErrClosed]. Then it sends everything pending and returns when it is
 // confirmed, or when ctx is done, even if the Redis client or the error
-// handler hangs. While Redis cannot be reached it tries again, backing off
-// from 50 ms to 1 s, until ctx is done, so a Redis that restarts within the
-// deadline gets the counts; keys Redis refuses end it at once. It returns
+// handler hangs. While Redis cannot be reached or is not ready (LOADING,
+// BUSY, CLUSTERDOWN and the like) it tries again, backing off from 50 ms to
+// 1 s, until ctx is done, so a Redis that restarts within the deadline gets
+// the counts; keys Redis refuses end it at once. It returns
 // nil when nothing is left pending, and otherwise the error, as Flush does;
 // the units left are in Stats().Pending, and
 // calling Close again, with a fresh deadline, retries them. A write still

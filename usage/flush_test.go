@@ -212,21 +212,31 @@ func TestPrefixesWithBracesWorkOnEveryBackend(t *testing.T) {
 	})
 }
 
-func TestTTLUnderAMillisecondIsRoundedUp(t *testing.T) {
-	rdb := newMiniredisClient(t)
-	tr := usage.NewTracker(rdb, usage.WithTTL(500*time.Microsecond), usage.WithClock(newFakeClock(noon).Now))
-	tr.Track(usage.Exa)
-	if err := tr.Close(ctxTimeout(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	key := usage.Key(usage.Exa, noon)
-	// miniredis' clock stands still, so the key is there with its TTL.
-	ttl, err := rdb.PTTL(context.Background(), key).Result()
-	if err != nil || ttl != time.Millisecond {
-		t.Errorf("PTTL %s = %v, %v; want 1ms", key, ttl, err)
-	}
-	if got := get(t, rdb, key); got != 1 {
-		t.Errorf("%s holds %d, want 1", key, got)
+// TestTTLsThatWouldDeleteTheCounter sets TTLs that Redis would take as zero
+// or negative, which delete the key: under a millisecond, and one that
+// overflows when rounded up to milliseconds.
+func TestTTLsThatWouldDeleteTheCounter(t *testing.T) {
+	for _, c := range []struct {
+		ttl, want time.Duration
+	}{
+		{500 * time.Microsecond, time.Millisecond},
+		{time.Duration(math.MaxInt64), usage.MaxTTL},
+	} {
+		rdb := newMiniredisClient(t)
+		tr := usage.NewTracker(rdb, usage.WithTTL(c.ttl), usage.WithClock(newFakeClock(noon).Now))
+		tr.Track(usage.Exa)
+		if err := tr.Close(ctxTimeout(t, 5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		key := usage.Key(usage.Exa, noon)
+		// miniredis' clock stands still, so the key is there with its TTL.
+		ttl, err := rdb.PTTL(context.Background(), key).Result()
+		if err != nil || ttl != c.want {
+			t.Errorf("WithTTL(%v): PTTL %s = %v, %v; want %v", c.ttl, key, ttl, err, c.want)
+		}
+		if got := get(t, rdb, key); got != 1 {
+			t.Errorf("WithTTL(%v): %s holds %d, want 1", c.ttl, key, got)
+		}
 	}
 }
 
@@ -422,4 +432,91 @@ func TestCloseWaitsForAStoppedRedisServer(t *testing.T) {
 	if got := get(t, rdb, usage.Key(usage.Exa, noon)); got != 30 {
 		t.Errorf("Redis holds %d, want 30", got)
 	}
+}
+
+// TestCloseWaitsOutABusyServer keeps a private redis-server busy with a
+// script that never ends, so it answers every other command with BUSY, and
+// kills the script 300 ms into Close: a reply about the whole server is not
+// a refused key, so Close tries again and the counts arrive, once.
+func TestCloseWaitsOutABusyServer(t *testing.T) {
+	srv := testsupport.StartRedisServer(t, "--busy-reply-threshold", "20")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	errs := newErrorLog()
+	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour), usage.WithErrorHandler(errs.handle))
+	closeAtCleanup(t, tr)
+	for range 30 {
+		tr.Track(usage.Exa)
+	}
+	busy := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, ReadTimeout: -1})
+	t.Cleanup(func() { _ = busy.Close() })
+	go func() { _ = busy.Eval(context.Background(), "while true do end", nil).Err() }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if err := rdb.Ping(context.Background()).Err(); err != nil && strings.HasPrefix(err.Error(), "BUSY") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the server is not busy 5 s after the script started")
+		}
+	}
+	if err := tr.Flush(ctxTimeout(t, 5*time.Second)); err == nil || !strings.Contains(err.Error(), "BUSY") {
+		t.Fatalf("Flush while a script runs = %v, want BUSY", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close(ctxTimeout(t, 10*time.Second)) }()
+	time.Sleep(300 * time.Millisecond) // Close meets BUSY meanwhile
+	if err := rdb.ScriptKill(ctxTimeout(t, 5*time.Second)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close with the script killed = %v, want nil", err)
+	}
+	checkStats(t, tr, usage.Stats{Tracked: 30, Flushed: 30})
+	if got := get(t, rdb, usage.Key(usage.Exa, noon)); got != 30 {
+		t.Errorf("Redis holds %d, want 30", got)
+	}
+	for _, err := range errs.all() {
+		var ke *usage.KeyError
+		if errors.As(err, &ke) {
+			t.Errorf("the error handler got %v: a busy server is not a refused key", err)
+		}
+	}
+}
+
+// TestCloseSendsWhatWaitedBehindALostWrite loses the reply of a write of
+// one key, counts more on that key, and breaks another key: Close sends the
+// units that waited behind the lost write, though a round refused the other
+// key, and returns that key's error.
+func TestCloseSendsWhatWaitedBehindALostWrite(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		p := newProxied(t, b, proxyOptions{maxRetries: -1, readTimeout: -1})
+		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		for range 10 {
+			tr.Track(usage.Exa)
+		}
+		p.each(func(x *testsupport.Proxy) { x.DropReplies(true) })
+		if err := tr.Flush(ctxTimeout(t, 200*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Flush with the replies dropped = %v, want the deadline", err)
+		}
+		p.each(func(x *testsupport.Proxy) {
+			x.DropReplies(false)
+			x.CutConnections() // ends the write that waits for its reply
+		})
+		for range 5 {
+			tr.Track(usage.Exa) // they wait behind the write whose reply was lost
+		}
+		if err := b.rdb.HSet(context.Background(), b.keyFor(usage.Apollo, noon), "f", "v").Err(); err != nil {
+			t.Fatal(err)
+		}
+		tr.Track(usage.Apollo)
+		var ke *usage.KeyError
+		if err := tr.Close(ctxTimeout(t, 10*time.Second)); !errors.As(err, &ke) || ke.Key != b.keyFor(usage.Apollo, noon) {
+			t.Fatalf("Close = %v, want the apollo key's error", err)
+		}
+		checkStats(t, tr, usage.Stats{Tracked: 16, Flushed: 15, Pending: 1})
+		if got := get(t, b.rdb, b.keyFor(usage.Exa, noon)); got != 15 {
+			t.Errorf("Redis holds %d, want 15", got)
+		}
+	})
 }

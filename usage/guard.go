@@ -88,6 +88,7 @@ type Guard struct {
 	cancel     context.CancelFunc
 	done       chan struct{}
 	refreshMu  sync.Mutex // one refresh at a time; protects every budget's fired
+	claimID    string     // the value of this guard's alert claims: its tracker's id and its own
 }
 
 // A budget is one provider's quota and the guard's view of its use.
@@ -118,7 +119,11 @@ type budgetState struct {
 // in F + R + d, where F is their flush interval, R the refresh interval and
 // d the time a refresh and a flush take on the wire, plus the calls each
 // tracker had allowed but not yet counted. While Redis is unreachable the
-// guard keeps its last view of the others and adds this tracker's own calls.
+// guard keeps its last view of the others and adds this tracker's own calls;
+// a provider whose counter Redis answers with an error (a key holding a
+// hash) keeps its last view while the others are read. A refresh waits for
+// a flush round that could not start, so a short refresh interval never
+// keeps this tracker's counts from the fleet.
 func NewGuard(t *Tracker, quotas map[Provider]Quota, opts ...Option) (*Guard, error) {
 	if t == nil {
 		return nil, errors.New("usage: guard: nil Tracker")
@@ -132,6 +137,7 @@ func NewGuard(t *Tracker, quotas map[Provider]Quota, opts ...Option) (*Guard, er
 		onAlert:    cfg.onAlert,
 		reader:     &Reader{rdb: t.rdb, rdbErr: t.rdbErr, cfg: t.cfg},
 		done:       make(chan struct{}),
+		claimID:    t.id + ":" + newTrackerID(),
 	}
 	for _, p := range slices.Sorted(maps.Keys(quotas)) {
 		q := quotas[p]
@@ -215,11 +221,9 @@ func (b *budget) used(d day) int64 {
 func (g *Guard) Refresh(ctx context.Context) error {
 	g.refreshMu.Lock()
 	defer g.refreshMu.Unlock()
-	if err := g.refresh(ctx); err != nil {
-		return err
-	}
-	g.alert(ctx)
-	return nil
+	err := g.refresh(ctx)
+	g.alert(ctx) // on what is known, the last view where a refresh failed
+	return err
 }
 
 // Close stops the guard's goroutine and waits for it until ctx is done.
@@ -234,21 +238,28 @@ func (g *Guard) Close(ctx context.Context) error {
 	}
 }
 
+// run refreshes every interval, counted from the end of the last refresh,
+// so a refresh that takes longer than the interval still leaves the
+// tracker's write semaphore free between two. A flush round that found the
+// semaphore taken goes first: the refresh waits for the next interval.
 func (g *Guard) run(ctx context.Context) {
 	defer close(g.done)
-	tick := time.NewTicker(g.every)
-	defer tick.Stop()
+	wait := time.NewTimer(0)
+	defer wait.Stop()
 	for {
-		rctx, cancel := context.WithTimeout(ctx, max(g.every, 5*time.Second))
-		if err := g.Refresh(rctx); err != nil && ctx.Err() == nil {
-			g.t.report(err)
-		}
-		cancel()
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-wait.C:
 		}
+		if !g.t.roundWanted.Load() {
+			rctx, cancel := context.WithTimeout(ctx, max(g.every, 5*time.Second))
+			if err := g.Refresh(rctx); err != nil && ctx.Err() == nil {
+				g.t.report(err)
+			}
+			cancel()
+		}
+		wait.Reset(g.every)
 	}
 }
 
@@ -307,26 +318,32 @@ func (g *Guard) refresh(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	var reply redis.Error
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &reply) {
 		if isContextErr(err) && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return fmt.Errorf("usage: guard: read the counters: %w", err)
 	}
+	// A key Redis answers with an error (it holds a hash, the server is
+	// loading) leaves its provider with the last view; the others go on.
+	var errs []error
+plans:
 	for i := range plans {
 		pl := &plans[i]
 		var v int64
 		for _, c := range pl.cmds {
 			n, err := c.Int64()
 			if err != nil && !errors.Is(err, redis.Nil) {
-				return fmt.Errorf("usage: guard: key %s: %w", c.Args()[1], err)
+				errs = append(errs, fmt.Errorf("usage: guard: key %s: %w", c.Args()[1], err))
+				continue plans
 			}
 			v += n
 		}
 		pl.st.base = v + pl.pending - pl.curCount
 		pl.b.state.Store(&pl.st)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // alert fires, once per threshold and period across the fleet, the alerts
@@ -361,7 +378,7 @@ func (g *Guard) alert(ctx context.Context) {
 		for i := range claims {
 			c := &claims[i]
 			ttl := c.st.resets.Sub(g.t.cfg.clock()) + 24*time.Hour
-			c.cmd = pipe.SetNX(ctx, c.key, g.t.id, max(ttl, time.Hour))
+			c.cmd = pipe.SetNX(ctx, c.key, g.claimID, max(ttl, time.Hour))
 		}
 		return nil
 	})
@@ -373,10 +390,24 @@ func (g *Guard) alert(ctx context.Context) {
 		if err != nil {
 			continue // not claimed: try again at the next refresh
 		}
-		c.b.fired[c.key] = true
 		if !won {
-			continue // another process fired it
+			// Another guard fired it, or this one claimed it in an
+			// earlier refresh whose reply was lost: the claim says which.
+			var get *redis.StringCmd
+			_, _ = g.t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+				get = pipe.Get(ctx, c.key)
+				return nil
+			})
+			holder, err := get.Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				continue // try again at the next refresh
+			}
+			if holder != g.claimID {
+				c.b.fired[c.key] = true
+				continue
+			}
 		}
+		c.b.fired[c.key] = true
 		a := Alert{Provider: c.b.p, Quota: c.b.q, Threshold: c.th, Used: c.b.used(today), Resets: c.st.resets}
 		a.Burn, a.BurnErr = g.reader.Burn(ctx, c.b.p, c.b.q)
 		g.onAlert(a)

@@ -1,7 +1,9 @@
 package usage_test
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,4 +277,97 @@ func TestGuardDoesNotCountARetiredCellTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkUsed(t, g, usage.Exa, 5)
+}
+
+// TestGuardReadsOtherProvidersPastABadKey puts a hash where one provider's
+// counter should be: that provider keeps the guard's last view, and every
+// other provider is still read, so the fleet's use of it is still refused.
+func TestGuardReadsOtherProvidersPastABadKey(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := ctxTimeout(t, 10*time.Second)
+		clock := newFakeClock(noon)
+		if err := b.rdb.HSet(ctx, b.keyFor(usage.Apollo, noon), "f", "v").Err(); err != nil {
+			t.Fatal(err)
+		}
+		seed(t, b, usage.Exa, noon, 1000, 0) // another process spent Exa's quota
+		tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(clock.Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		g := newGuard(t, tr, map[usage.Provider]usage.Quota{
+			usage.Exa:    {Limit: 100, Period: usage.PerDay},
+			usage.Apollo: {Limit: 100, Period: usage.PerDay},
+		})
+		err := g.Refresh(ctx)
+		if err == nil || !strings.Contains(err.Error(), b.keyFor(usage.Apollo, noon)) {
+			t.Errorf("Refresh = %v, want an error naming the apollo key", err)
+		}
+		checkUsed(t, g, usage.Exa, 1000)
+		var qe *usage.QuotaError
+		if err := g.Allow(usage.Exa); !errors.As(err, &qe) {
+			t.Errorf("Allow(exa) at 1000 of 100 = %v, want a *QuotaError", err)
+		}
+		if err := g.Allow(usage.Apollo); err != nil {
+			t.Errorf("Allow(apollo), unread = %v, want nil from the last view", err)
+		}
+	})
+}
+
+// TestAlertFiresWhenItsClaimsReplyIsLost lets a guard's alert claim reach
+// Redis and cuts the connection before the reply comes back: a later claim
+// (the cluster client's own retry, or the next refresh) finds that the claim
+// is its own and fires the alert, once.
+func TestAlertFiresWhenItsClaimsReplyIsLost(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		p := newProxied(t, b, proxyOptions{maxRetries: -1})
+		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		log := &alertLog{}
+		g := newGuard(t, tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 10, Period: usage.PerDay}},
+			usage.WithAlert(log.fire, 1))
+		for range 12 {
+			tr.Track(usage.Exa)
+		}
+		p.each(func(x *testsupport.Proxy) { x.CutAfter(":alert:") })
+		if err := g.Refresh(ctxTimeout(t, 5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		claims, err := b.rdb.Keys(context.Background(), "{"+b.prefix+"}:alert:*").Result()
+		if err != nil || len(claims) != 1 {
+			t.Fatalf("claims in Redis = %v, %v; want the claim whose reply was cut", claims, err)
+		}
+		for range 3 {
+			if err := g.Refresh(ctxTimeout(t, 5*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := log.thresholds(); len(got) != 1 || got[0] != 1 {
+			t.Errorf("alerts fired %v, want the 100 %% one once", got)
+		}
+	})
+}
+
+// TestGuardLetsTheFlusherIn gives a guard a refresh interval shorter than a
+// round trip to Redis (each reply waits 15 ms): the tracker's background
+// flusher still gets its turn and delivers every count.
+func TestGuardLetsTheFlusherIn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		p := newProxied(t, b, proxyOptions{})
+		p.each(func(x *testsupport.Proxy) { x.SetDelay(15 * time.Millisecond) })
+		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithFlushInterval(50*time.Millisecond))
+		closeAtCleanup(t, tr)
+		g, err := usage.NewGuard(tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 1 << 40}}, usage.WithRefreshInterval(usage.MinFlushInterval))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.Close(ctxTimeout(t, 5*time.Second)) })
+		for range 30 {
+			tr.Track(usage.Exa)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for tr.Stats().Flushed < 30 {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 5 s of 50 ms flushes beside the guard: %+v", tr.Stats())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }

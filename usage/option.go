@@ -69,16 +69,22 @@ func newConfig(opts []Option) config {
 
 // WithTTL sets how long a day's counter lives after its last increment.
 // The default is [DefaultTTL], 90 days, as the TypeScript app sets; a
-// non-positive d keeps the default. Redis keeps TTLs in whole milliseconds,
-// so d is rounded up to one: a TTL never comes out as zero, which would
-// delete the counter.
+// non-positive d keeps the default, and one above [MaxTTL] is MaxTTL. Redis
+// keeps TTLs in whole milliseconds, so d is rounded up to one: a TTL never
+// comes out as zero or negative, which would delete the counter.
 func WithTTL(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d > 0 {
-			c.ttl = (d + time.Millisecond - 1).Truncate(time.Millisecond)
+			d = min(d, MaxTTL)
+			if c.ttl = d.Truncate(time.Millisecond); c.ttl < d {
+				c.ttl += time.Millisecond
+			}
 		}
 	})
 }
+
+// MaxTTL is the longest TTL [WithTTL] sets: 100 years.
+const MaxTTL = 100 * 365 * 24 * time.Hour
 
 // WithPrefix sets the first part of every key, "{prefix}:{provider}:{day}".
 // The default is [DefaultPrefix], "api_usage"; an empty prefix keeps the

@@ -1,10 +1,12 @@
 package testsupport
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A Proxy forwards TCP connections to a server and can cut the server's
@@ -17,6 +19,8 @@ type Proxy struct {
 	l       *listener
 	drop    atomic.Bool
 	down    atomic.Bool
+	delay   atomic.Int64 // nanoseconds each reply waits
+	cutOn   atomic.Pointer[string]
 	dropped atomic.Int64 // reply bytes discarded
 }
 
@@ -42,6 +46,15 @@ func (p *Proxy) SetDown(on bool) {
 	}
 }
 
+// SetDelay makes every reply of the server wait d before it goes on to the
+// client, as a distant server's would; 0 forwards at once.
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// CutAfter makes the proxy pass on the next request that contains s and
+// then close that client's connection before the reply reaches it: the
+// server applies the request, and the client never learns that it did.
+func (p *Proxy) CutAfter(s string) { p.cutOn.Store(&s) }
+
 // DroppedBytes returns how many reply bytes were discarded.
 func (p *Proxy) DroppedBytes() int64 { return p.dropped.Load() }
 
@@ -65,22 +78,64 @@ func (p *Proxy) forward(client net.Conn) {
 	if !p.l.track(client, server) {
 		return
 	}
+	var cut atomic.Bool               // this connection's replies go nowhere
+	replied := make(chan struct{}, 1) // a reply came after the cut
 	p.l.run(func() {
-		_, _ = io.Copy(server, client)
+		p.requests(client, server, &cut, replied)
 		_ = server.Close()
 	})
 	p.l.run(func() {
-		p.replies(client, server)
+		p.replies(client, server, &cut, replied)
 		_ = client.Close()
 	})
 }
 
-func (p *Proxy) replies(client, server net.Conn) {
+// requests passes on what the client sends, until a request that CutAfter
+// names: then it closes the client, and waits for the server's reply (which
+// replies drops) before it lets the server's connection close.
+func (p *Proxy) requests(client, server net.Conn, cut *atomic.Bool, replied <-chan struct{}) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := client.Read(buf)
+		if n > 0 {
+			on := p.cutOn.Load()
+			last := on != nil && bytes.Contains(buf[:n], []byte(*on)) && p.cutOn.CompareAndSwap(on, nil)
+			if last {
+				cut.Store(true)
+			}
+			if _, werr := server.Write(buf[:n]); werr != nil {
+				return
+			}
+			if last {
+				_ = client.Close()
+				select {
+				case <-replied:
+				case <-time.After(5 * time.Second):
+				}
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *Proxy) replies(client, server net.Conn, cut *atomic.Bool, replied chan<- struct{}) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := server.Read(buf)
 		if n > 0 {
-			if p.drop.Load() {
+			if d := p.delay.Load(); d > 0 {
+				time.Sleep(time.Duration(d))
+			}
+			if cut.Load() {
+				p.dropped.Add(int64(n))
+				select {
+				case replied <- struct{}{}:
+				default:
+				}
+			} else if p.drop.Load() {
 				p.dropped.Add(int64(n))
 			} else if _, werr := client.Write(buf[:n]); werr != nil {
 				return

@@ -117,6 +117,31 @@ func TestProxyDropReplies(t *testing.T) {
 	p.Close() // a second Close does nothing
 }
 
+func TestProxyCutAfter(t *testing.T) {
+	target, served := hello(t)
+	p := testsupport.NewProxy(t, target)
+	through(t, p.Addr, "before CutAfter") // other requests pass
+	p.CutAfter("X-Cut: 1")
+	c := dial(t, p.Addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\nX-Cut: 1\r\n\r\n")
+	<-served // the server got the request
+	if ok, rest := closed(c); !ok || rest != "" {
+		t.Errorf("after the named request the client read %q (closed: %v), want nothing", rest, ok)
+	}
+	through(t, p.Addr, "after the cut") // once only
+}
+
+func TestProxySetDelay(t *testing.T) {
+	target, _ := hello(t)
+	p := testsupport.NewProxy(t, target)
+	p.SetDelay(100 * time.Millisecond)
+	start := time.Now()
+	through(t, p.Addr, "with a delay")
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("the reply came after %v, want at least 100ms", d)
+	}
+}
+
 func TestHang(t *testing.T) {
 	addr, stop := testsupport.Hang(t)
 	c := dial(t, addr)

@@ -16,14 +16,15 @@ import (
 // a client sees a real server go away (connections refused) and come back.
 type RedisServer struct {
 	Addr string
+	args []string
 	cmd  *exec.Cmd
 }
 
-// StartRedisServer starts a redis-server that keeps nothing on disk, and
-// stops it when t ends. Like the other servers, it runs only when
+// StartRedisServer starts a redis-server that keeps nothing on disk, with
+// args added to its command line, and stops it when t ends. Like the other servers, it runs only when
 // ENRICHMETER_TEST_REDIS is set; without redis-server on the PATH the test
 // skips, or fails when CI is set.
-func StartRedisServer(t testing.TB) *RedisServer {
+func StartRedisServer(t testing.TB, args ...string) *RedisServer {
 	t.Helper()
 	Env(t, EnvRedis, "127.0.0.1:6379")
 	if _, err := exec.LookPath("redis-server"); err != nil {
@@ -36,7 +37,7 @@ func StartRedisServer(t testing.TB) *RedisServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &RedisServer{Addr: l.Addr().String()}
+	s := &RedisServer{Addr: l.Addr().String(), args: args}
 	_ = l.Close()
 	s.Start(t)
 	t.Cleanup(func() { s.Stop(t) })
@@ -50,8 +51,8 @@ func (s *RedisServer) Start(t testing.TB) {
 		return
 	}
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	s.cmd = exec.Command("redis-server", append([]string{"--port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start redis-server on %s: %v", s.Addr, err)
 	}
