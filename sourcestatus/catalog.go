@@ -83,15 +83,20 @@ func (t *table) load(ctx context.Context) (*statements, error) {
 // schema, then whether the schema kit is in place there, and builds the
 // statements.
 func (t *table) readCatalog(ctx context.Context) (*statements, error) {
-	// The id's type is named without its length or precision (and a domain
-	// by its base type), so that a cast of the parameter to it never cuts or
-	// rounds an id into another prospect's: "acct-123-x" stays itself where
-	// varchar(8) would make it "acct-123", and 42.4 where numeric(6,0) would
-	// make it 42. (format_type with a NULL typmod would name bpchar
-	// "character", which is char(1).)
-	const q = `SELECT a.attname::text, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, -1), n.nspname::text
-FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-  JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+	// The id's type is named without its length or precision (and a domain,
+	// however deep, by the type at its bottom), so that a cast of the
+	// parameter to it never cuts or rounds an id into another prospect's:
+	// "acct-123-x" stays itself where varchar(8) would make it "acct-123",
+	// and 42.4 where numeric(6,0) would make it 42. (format_type with a NULL
+	// typmod would name bpchar "character", which is char(1).)
+	const q = `SELECT a.attname::text, format_type(b.oid, -1), n.nspname::text
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (
+  WITH RECURSIVE chain(oid, typtype, typbasetype) AS (
+    SELECT t.oid, t.typtype, t.typbasetype FROM pg_type t WHERE t.oid = a.atttypid
+    UNION ALL
+    SELECT t.oid, t.typtype, t.typbasetype FROM pg_type t JOIN chain ON t.oid = chain.typbasetype WHERE chain.typtype = 'd')
+  SELECT oid FROM chain WHERE typtype <> 'd') b
 WHERE a.attrelid = $1::text::regclass AND a.attname::text IN ($2::text, $3::text) AND a.attnum > 0 AND NOT a.attisdropped`
 	rows, err := t.db.Query(ctx, q, t.n.table, t.cfg.column, t.cfg.idColumn)
 	if err != nil {

@@ -34,9 +34,16 @@ func TestIDsMatchExactly(t *testing.T) {
 		{"bigint", "42", []string{"42"}, []string{"42.4", "4.2e1", "99999999999999999999", "x"}},
 		{"numeric(6,0)", "42", []string{"42", "42.0"}, []string{"42.4", "41.6", "1e400000", "abc"}},
 		{"numeric(8,2)", "42.25", []string{"42.25"}, []string{"42.251", "42.249", "42.2"}},
+		{"acct", "acct-123", []string{"acct-123"}, []string{"acct-123-not-a-prospect", "acct-1234"}},         // a domain over varchar(8)
+		{"acct_of_acct", "acct-123", []string{"acct-123"}, []string{"acct-123-not-a-prospect", "acct-1234"}}, // a domain over that domain
 	}
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		ctx := ctxT(t)
+		for _, sql := range []string{`CREATE DOMAIN acct AS varchar(8)`, `CREATE DOMAIN acct_of_acct AS acct`} {
+			if _, err := pool.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for i, c := range cases {
 			table := fmt.Sprintf("ids_%d", i)
 			if _, err := pool.Exec(ctx, `CREATE TABLE `+table+` (id `+c.idType+` PRIMARY KEY, enrichment_source_status jsonb)`); err != nil {

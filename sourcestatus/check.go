@@ -34,9 +34,20 @@ func checkStatus(s Status) error {
 	return nil
 }
 
-// parseTime reads an RFC 3339 time of any precision, in UTC. Its error wraps
-// a [*time.ParseError].
+// parseTime reads an RFC 3339 time of any precision, in UTC, with "T" and
+// "Z" in either case as RFC 3339 allows (time.Parse takes upper case only).
+// Its error wraps a [*time.ParseError].
 func parseTime(s string) (time.Time, error) {
+	if n := len(s); n > 10 && (s[10] == 't' || s[n-1] == 'z') {
+		b := []byte(s)
+		if b[10] == 't' {
+			b[10] = 'T'
+		}
+		if b[n-1] == 'z' {
+			b[n-1] = 'Z'
+		}
+		s = string(b)
+	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("sourcestatus: at is not an RFC 3339 time: %w", err)

@@ -159,6 +159,14 @@ func (s *Statuses) UnmarshalJSON(data []byte) error {
 		*s = nil
 		return nil
 	}
+	var err error
+	*s, err = decodeEntries(entries)
+	return err
+}
+
+// decodeEntries decodes each entry of a column on its own: the well-formed
+// ones, and a *MalformedError naming the others.
+func decodeEntries(entries map[string]json.RawMessage) (Statuses, error) {
 	m, malformed := make(Statuses, len(entries)), map[string]error{}
 	for source, raw := range entries {
 		p, ok, err := decodePayload(raw)
@@ -168,11 +176,10 @@ func (s *Statuses) UnmarshalJSON(data []byte) error {
 			m[source] = p
 		}
 	}
-	*s = m
 	if len(malformed) > 0 {
-		return &MalformedError{Entries: malformed}
+		return m, &MalformedError{Entries: malformed}
 	}
-	return nil
+	return m, nil
 }
 
 // MarshalJSON writes s as one JSON object, sources in sorted order, each

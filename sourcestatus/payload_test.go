@@ -91,6 +91,9 @@ func TestPayloadUnmarshal(t *testing.T) {
 			sourcestatus.Payload{Status: sourcestatus.Complete, At: at.Add(456789)}},
 		{`{"status":"complete","at":"2026-11-26T05:15:03.123+02:00"}`,
 			sourcestatus.Payload{Status: sourcestatus.Complete, At: at}},
+		// RFC 3339 allows lower-case "t" and "z" (section 5.6).
+		{`{"status":"complete","at":"2026-11-26t03:15:03.123z"}`,
+			sourcestatus.Payload{Status: sourcestatus.Complete, At: at}},
 		{`{"status":"fa\u0069led","error":"\"quoted\" \\ \/ \ud83d\ude00 \u00e9\n"}`,
 			sourcestatus.Payload{Status: sourcestatus.Failed, Error: "\"quoted\" \\ / 😀 é\n"}},
 		// A lone surrogate, and each byte of invalid UTF-8, become U+FFFD, as

@@ -2,6 +2,7 @@ package sourcestatus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -48,15 +49,26 @@ func (r *Reader) Get(ctx context.Context, prospectID string) (Statuses, error) {
 	if err != nil {
 		return nil, err
 	}
-	var col string
-	if err := r.t.db.QueryRow(ctx, st.get, prospectID).Scan(&col); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, notFound(prospectID)
-		}
+	rows, err := r.t.db.Query(ctx, st.get, prospectID)
+	if err != nil {
 		return nil, idErr(ctx, "get "+prospectID, prospectID, err)
 	}
-	var s Statuses
-	err = s.UnmarshalJSON([]byte(col))
+	entries, found := map[string]json.RawMessage{}, false
+	var source, value *string
+	_, err = pgx.ForEachRow(rows, []any{&source, &value}, func() error {
+		found = true
+		if source != nil && value != nil {
+			entries[*source] = json.RawMessage(*value)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, idErr(ctx, "get "+prospectID, prospectID, err)
+	}
+	if !found {
+		return nil, notFound(prospectID)
+	}
+	s, err := decodeEntries(entries)
 	var malformed *MalformedError
 	if errors.As(err, &malformed) {
 		malformed.ProspectID = prospectID

@@ -188,3 +188,19 @@ func TestGetReturnsTheWellFormedEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestGetReadsPastAnEntryNestedTooDeep stores, as another writer may, an
+// entry nested deeper than encoding/json reads (10,000 levels): Get still
+// returns the prospect's other entries, and names that one as malformed.
+func TestGetReadsPastAnEntryNestedTooDeep(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	deep := strings.Repeat("[", 10_001) + strings.Repeat("]", 10_001)
+	insert(t, pool, "p", `{"claude": {"status": "complete", "at": "2026-11-26T03:15:03.123Z"}, "bad": {"status": "failed", "x": `+deep+`}}`)
+	s, err := mustNew(t, sourcestatus.NewReader, pool).Get(ctxT(t), "p")
+	checkStatuses(t, s, sourcestatus.Statuses{"claude": {Status: sourcestatus.Complete, At: at}})
+	var malformed *sourcestatus.MalformedError
+	if !errors.As(err, &malformed) || len(malformed.Entries) != 1 || malformed.Entries["bad"] == nil {
+		t.Errorf("Get = %v, want a *MalformedError naming bad alone", err)
+	}
+}

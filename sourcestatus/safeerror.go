@@ -66,7 +66,8 @@ var (
 
 // safeError is msg as Update stores it: without the user info, query and
 // fragment of URLs, with the values of credential headers and parameters
-// redacted, NUL characters as U+FFFD, and at most max bytes, a longer message
+// redacted, NUL characters and each byte of invalid UTF-8 as U+FFFD (as the
+// encoder would write them), and at most max bytes, a longer message
 // cut (before the word the limit falls in, when that word holds ':', '@',
 // '=' or '/') at a rune boundary before TruncatedMark. Only what can be kept
 // is cleaned, so a huge message costs no more than a short one.
@@ -81,7 +82,7 @@ func safeError(msg string, max int) string {
 			msg = msg[:start]
 		}
 	}
-	msg = strings.ReplaceAll(msg, "\x00", "\uFFFD")
+	msg = validText(msg)
 	msg = absoluteURL.ReplaceAllStringFunc(msg, stripURL)
 	msg = pathQuery.ReplaceAllString(msg, "$1")
 	msg = credentialHeader.ReplaceAllString(msg, "$1$2"+redacted)
@@ -114,4 +115,24 @@ func stripURL(u string) string {
 		rest = rest[at+1:]
 	}
 	return scheme + "://" + rest
+}
+
+// validText returns s with NUL characters and each byte that is not part of
+// valid UTF-8 replaced by U+FFFD.
+func validText(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == 0 || r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }

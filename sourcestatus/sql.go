@@ -42,7 +42,11 @@ func buildStatements(n names, idType string, kit bool, schema string) *statement
 		update:            r.Replace(`UPDATE {table} SET {col} = ` + merged + where),
 		updateIgnoreStale: r.Replace(`UPDATE {table} SET {col} = CASE WHEN ` + newer + ` THEN {col} ELSE ` + merged + ` END` + where),
 		init:              r.Replace(`UPDATE {table} SET {col} = ` + obj + ` || $2::text::jsonb` + where),
-		get:               r.Replace(`SELECT CASE WHEN jsonb_typeof({col}) = 'object' THEN {col}::text ELSE '{}' END FROM {table}` + where),
+		// One row per entry, each decoded on its own, so one that no
+		// decoder can read (nested past encoding/json's depth) leaves the
+		// others readable; a prospect without entries is one row of NULLs.
+		get: r.Replace(`SELECT e.key, e.value::text FROM {table} p LEFT JOIN LATERAL` +
+			strings.TrimPrefix(entries, ` CROSS JOIN LATERAL`) + ` ON true WHERE p.{id} = $1::text::{idtype}`),
 		// The @@ condition lets a GIN index on the column (jsonb_ops, the
 		// default) find the rows that hold a failure.
 		failures:   r.Replace(feed + ` FROM {table} p` + entries + ` WHERE p.{col} @@ '$.*.status == "failed" || $.* == "failed"' AND ` + failed),

@@ -361,6 +361,45 @@ func TestUpdateRefusesStatusesNotLowerCase(t *testing.T) {
 // TestUpdateCapsErrorMessages shows that an error message longer than the
 // limit is stored cut at a rune boundary, ending with a marker, within the
 // limit; shorter ones are stored whole.
+// TestUpdateCapsInvalidUTF8 stores messages of invalid UTF-8: each bad byte
+// becomes U+FFFD (three bytes) and the message still fits its limit.
+func TestUpdateCapsInvalidUTF8(t *testing.T) {
+	pool := testsupport.Postgres(t)
+	createProspects(t, pool, "text")
+	insert(t, pool, "p", nil)
+	r := mustNew(t, sourcestatus.NewReader, pool)
+	for _, c := range []struct {
+		max       int
+		msg, want string
+	}{
+		{sourcestatus.DefaultMaxErrorLen, "ok\xffok\xfe\xfd", "ok\uFFFDok\uFFFD\uFFFD"},
+		{sourcestatus.DefaultMaxErrorLen, strings.Repeat("\xff", sourcestatus.DefaultMaxErrorLen), ""},
+		{100, strings.Repeat("\xfe", 10_000), ""},
+	} {
+		u := mustNew(t, sourcestatus.NewUpdater, pool, sourcestatus.WithMaxErrorLen(c.max))
+		if err := u.Update(ctxT(t), "p", "exa", sourcestatus.Payload{Status: sourcestatus.Failed, Error: c.msg, At: at}); err != nil {
+			t.Fatal(err)
+		}
+		var stored int
+		if err := pool.QueryRow(ctxT(t), `SELECT octet_length(enrichment_source_status->'exa'->>'error') FROM prospects`).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		s, err := r.Get(ctxT(t), "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := s["exa"].Error
+		switch {
+		case stored > c.max || len(got) > c.max:
+			t.Errorf("max %d: stored %d bytes, read %d", c.max, stored, len(got))
+		case c.want != "" && got != c.want:
+			t.Errorf("max %d: stored %q, want %q", c.max, got, c.want)
+		case c.want == "" && !strings.HasSuffix(got, sourcestatus.TruncatedMark):
+			t.Errorf("max %d: stored %q, want it cut and marked", c.max, got)
+		}
+	}
+}
+
 func TestUpdateCapsErrorMessages(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	createProspects(t, pool, "text")
