@@ -56,8 +56,9 @@ var (
 	// "/v1/search?api_key=x" in a request line.
 	pathQuery = regexp.MustCompile(`(/[^\s"'<>?#]*)[?#][^\s"'<>]*`)
 	// credentialHeader is a credential header, in a header dump, a printed
-	// http.Header or JSON, with the rest of its line.
-	credentialHeader = regexp.MustCompile(`(?im)\b((?:proxy-)?authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)("?\s*[:=]\s*)[^\r\n]*`)
+	// http.Header, JSON (escaped inside a string too) or Node's inspect
+	// output, with the rest of its line.
+	credentialHeader = regexp.MustCompile(`(?im)\b((?:proxy-)?authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie)((?:\\?["'])?\s*[:=]\s*)[^\r\n]*`)
 	// credentialParam is a parameter named for a credential, with its value.
 	credentialParam = regexp.MustCompile(`(?i)\b(api[_-]?key|access[_-]?token|auth[_-]?token|token|client[_-]?secret|secret|password|passwd)=[^\s&,;"'<>]*`)
 	// bearer is a token given with its authentication scheme.

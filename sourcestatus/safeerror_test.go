@@ -95,6 +95,8 @@ func TestNoSecretReachesTheColumn(t *testing.T) {
 	for source, msg := range map[string]string{
 		"header_lines": "upstream said:\nAuthorization: Bearer AUTHSECRET\r\nx-api-key: KEYSECRET\nproxy-authorization: Basic USERSECRET",
 		"json_echo":    `{"headers": {"x-api-key": "KEYSECRET", "authorization": "Bearer AUTHSECRET"}}`,
+		"node_inspect": `headers: { 'x-api-key': 'KEYSECRET', authorization: 'Bearer AUTHSECRET' }`,
+		"json_in_json": `{"body":"{\"x-api-key\":\"KEYSECRET\"}"}`,
 		"params":       "retry with api_key=QUERYSECRET&access_token=AUTHSECRET, password=PASSSECRET",
 		"bare_bearer":  "token Bearer AUTHSECRET was rejected",
 		"other_scheme": "dial postgres://USERSECRET:PASSSECRET@db.internal:5432/app?sslkey=QUERYSECRET failed",
@@ -110,8 +112,8 @@ func TestNoSecretReachesTheColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(feed) != 2*len(calls)-1+5 {
-		t.Errorf("%d failures in the feed, want %d", len(feed), 2*len(calls)-1+5)
+	if len(feed) != 2*len(calls)-1+7 {
+		t.Errorf("%d failures in the feed, want %d", len(feed), 2*len(calls)-1+7)
 	}
 	for _, secret := range secrets {
 		if strings.Contains(col, secret) {
