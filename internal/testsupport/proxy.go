@@ -78,40 +78,28 @@ func (p *Proxy) forward(client net.Conn) {
 	if !p.l.track(client, server) {
 		return
 	}
-	var cut atomic.Bool               // this connection's replies go nowhere
-	replied := make(chan struct{}, 1) // a reply came after the cut
+	var cut atomic.Bool // a request CutAfter names went by: replies go nowhere
 	p.l.run(func() {
-		p.requests(client, server, &cut, replied)
+		p.requests(client, server, &cut)
 		_ = server.Close()
 	})
 	p.l.run(func() {
-		p.replies(client, server, &cut, replied)
+		p.replies(client, server, &cut)
 		_ = client.Close()
 	})
 }
 
-// requests passes on what the client sends, until a request that CutAfter
-// names: then it closes the client, and waits for the server's reply (which
-// replies drops) before it lets the server's connection close.
-func (p *Proxy) requests(client, server net.Conn, cut *atomic.Bool, replied <-chan struct{}) {
+// requests passes on what the client sends, and notes when a request that
+// CutAfter names goes by.
+func (p *Proxy) requests(client, server net.Conn, cut *atomic.Bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := client.Read(buf)
 		if n > 0 {
-			on := p.cutOn.Load()
-			last := on != nil && bytes.Contains(buf[:n], []byte(*on)) && p.cutOn.CompareAndSwap(on, nil)
-			if last {
+			if on := p.cutOn.Load(); on != nil && bytes.Contains(buf[:n], []byte(*on)) && p.cutOn.CompareAndSwap(on, nil) {
 				cut.Store(true)
 			}
 			if _, werr := server.Write(buf[:n]); werr != nil {
-				return
-			}
-			if last {
-				_ = client.Close()
-				select {
-				case <-replied:
-				case <-time.After(5 * time.Second):
-				}
 				return
 			}
 		}
@@ -121,7 +109,10 @@ func (p *Proxy) requests(client, server net.Conn, cut *atomic.Bool, replied <-ch
 	}
 }
 
-func (p *Proxy) replies(client, server net.Conn, cut *atomic.Bool, replied chan<- struct{}) {
+// replies passes on what the server sends. After a request CutAfter names,
+// the first reply (the server has read the whole request and answered) is
+// dropped and the client's connection closed.
+func (p *Proxy) replies(client, server net.Conn, cut *atomic.Bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := server.Read(buf)
@@ -131,11 +122,9 @@ func (p *Proxy) replies(client, server net.Conn, cut *atomic.Bool, replied chan<
 			}
 			if cut.Load() {
 				p.dropped.Add(int64(n))
-				select {
-				case replied <- struct{}{}:
-				default:
-				}
-			} else if p.drop.Load() {
+				return
+			}
+			if p.drop.Load() {
 				p.dropped.Add(int64(n))
 			} else if _, werr := client.Write(buf[:n]); werr != nil {
 				return
