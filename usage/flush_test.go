@@ -339,9 +339,7 @@ func TestCloseDeliversWhileTheErrorHandlerIsSlow(t *testing.T) {
 
 func TestCloseAgainRetriesWhatIsLeft(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
-		p := newProxied(t, b, proxyOptions{maxRetries: -1, readTimeout: -1})
-		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-		closeAtCleanup(t, tr)
+		p, tr := newProxiedTracker(t, b, proxyOptions{maxRetries: -1, readTimeout: -1})
 		for range 20 {
 			tr.Track(usage.Apollo)
 		}
@@ -385,9 +383,7 @@ func TestCloseAgainRetriesWhatIsLeft(t *testing.T) {
 // write.
 func TestCloseWaitsForRedisToComeBack(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
-		p := newProxied(t, b, proxyOptions{maxRetries: -1})
-		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-		closeAtCleanup(t, tr)
+		p, tr := newProxiedTracker(t, b, proxyOptions{maxRetries: -1})
 		for range 30 {
 			tr.Track(usage.Exa)
 		}
@@ -489,9 +485,7 @@ func TestCloseWaitsOutABusyServer(t *testing.T) {
 // key, and returns that key's error.
 func TestCloseSendsWhatWaitedBehindALostWrite(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
-		p := newProxied(t, b, proxyOptions{maxRetries: -1, readTimeout: -1})
-		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-		closeAtCleanup(t, tr)
+		p, tr := newProxiedTracker(t, b, proxyOptions{maxRetries: -1, readTimeout: -1})
 		for range 10 {
 			tr.Track(usage.Exa)
 		}

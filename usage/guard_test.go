@@ -109,9 +109,7 @@ func TestGuardKeepsItsViewWhileRedisIsDown(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		ctx := ctxTimeout(t, 10*time.Second)
 		seed(t, b, usage.Apollo, noon, 50)
-		p := newProxied(t, b, proxyOptions{maxRetries: -1})
-		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-		closeAtCleanup(t, tr)
+		p, tr := newProxiedTracker(t, b, proxyOptions{maxRetries: -1})
 		g := newGuard(t, tr, map[usage.Provider]usage.Quota{usage.Apollo: {Limit: 60}})
 		if err := g.Refresh(ctx); err != nil {
 			t.Fatal(err)
@@ -317,9 +315,7 @@ func TestGuardReadsOtherProvidersPastABadKey(t *testing.T) {
 // is its own and fires the alert, once.
 func TestAlertFiresWhenItsClaimsReplyIsLost(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
-		p := newProxied(t, b, proxyOptions{maxRetries: -1})
-		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-		closeAtCleanup(t, tr)
+		p, tr := newProxiedTracker(t, b, proxyOptions{maxRetries: -1})
 		log := &alertLog{}
 		g := newGuard(t, tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 10, Period: usage.PerDay}},
 			usage.WithAlert(log.fire, 1))

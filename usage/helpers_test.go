@@ -100,6 +100,16 @@ func newProxied(t *testing.T, b backend, o proxyOptions) proxied {
 }
 
 // each calls f on every proxy.
+// newProxiedTracker returns b behind proxies, and a tracker of it at noon
+// that flushes only when asked, closed when t ends.
+func newProxiedTracker(t *testing.T, b backend, o proxyOptions) (proxied, *usage.Tracker) {
+	t.Helper()
+	p := newProxied(t, b, o)
+	tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	closeAtCleanup(t, tr)
+	return p, tr
+}
+
 func (p proxied) each(f func(*testsupport.Proxy)) {
 	for _, x := range p.proxies {
 		f(x)

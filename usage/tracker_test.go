@@ -192,9 +192,7 @@ func TestTrackLostRepliesAreNotCountedTwice(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		// Short read timeouts, and go-redis' own retries, which re-send the
 		// pipeline whose reply was lost.
-		p := newProxied(t, b, proxyOptions{readTimeout: 100 * time.Millisecond, maxRetries: 2})
-		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-		closeAtCleanup(t, tr)
+		p, tr := newProxiedTracker(t, b, proxyOptions{readTimeout: 100 * time.Millisecond, maxRetries: 2})
 		ctx := ctxTimeout(t, 20*time.Second)
 		key := b.keyFor(usage.Exa, noon)
 		tr.Track(usage.Exa)
