@@ -312,7 +312,7 @@ func (s *Schema) lock(ctx context.Context, db DB) (unlock func(), err error) {
 	var key string
 	err = db.QueryRow(ctx, `SELECT hashtextextended('enrichmeter schema kit ' || COALESCE(
   (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1::text)),
-  NULLIF($2::text, ''), current_schema()) || '.' || $3::text || '.' || $4::text, 0)::text`,
+  NULLIF($2::text, ''), current_schema(), '') || '.' || $3::text || '.' || $4::text, 0)::text`,
 		s.n.table, s.tableSchema(), s.tableName(), s.cfg.column).Scan(&key)
 	if err != nil {
 		return nil, dbErr(ctx, "lock the schema kit of "+s.cfg.table, err)

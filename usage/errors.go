@@ -19,12 +19,13 @@ var ErrTooManyKeys = errors.New("usage: too many pending keys")
 // something other than an integer, the increment would overflow, the client
 // may not write it, and the like (not a reply about the whole server, such
 // as LOADING or BUSY: those count as a failed write). Such a reply proves
-// that nothing was
-// applied, so the key's counts stay pending, are sent again at the next
-// flush (under a new sequence number, with what was counted since) and reach
-// Redis once the key is repaired; other keys are not held back. Flush and
-// Close return KeyErrors (find them with [errors.As]), and the background
-// flusher passes each to the error handler.
+// that this write applied nothing, so the key's counts stay pending and are
+// sent again at the next flush: under a new sequence number, with what was
+// counted since, or, when an earlier send of them had no reply and may have
+// been applied, under that send's number, so they are never applied twice.
+// They reach Redis once the key is repaired; other keys are not held back.
+// Flush and Close return KeyErrors (find them with [errors.As]), and the
+// background flusher passes each to the error handler.
 type KeyError struct {
 	Key string // the counter key, e.g. "api_usage:exa:2026-11-26"
 	Err error  // Redis' reply

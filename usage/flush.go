@@ -10,10 +10,10 @@ package usage
 //	caller ──▶ cell (n) ────────▶ unsent ──────────▶ inflight (seq) ───────────────▶ flushed
 //	           atomic add,        under mu           under mu            under mu
 //	           no lock               ▲                   │
-//	                                 └── error reply ────┤  proves nothing was applied:
-//	                                                     │  merged back, sent again under a new seq
-//	                                        no reply ────┘  proves nothing either way:
-//	                                                        stays inflight, sent again under the same seq
+//	                                 └── error reply ────┤  to a first send, proves nothing was applied:
+//	                                     (first send)    │  merged back, sent again under a new seq
+//	                       no reply, or an error reply ──┘  proves nothing of an earlier send:
+//	                       to a resend                      stays inflight, sent again under the same seq
 //
 //   - cell: slot.n counts every unit added since the slot began; Track only
 //     adds to it, with one atomic add and no lock. The flusher keeps in
@@ -33,10 +33,12 @@ package usage
 //     good. Sequence numbers only grow, so per key they grow too.
 //   - the script (incrScript) applies a key's item only if the key's marker
 //     holds a smaller number, and records the number in the same step. An
-//     error reply means it applied nothing (see incrScript), so those units
-//     return to unsent. A reply that never came may hide an applied write,
-//     so the same item, under the same number, goes again: applied once,
-//     whatever happens.
+//     error reply means this call applied nothing (see incrScript), so the
+//     units of a first send return to unsent. A reply that never came may
+//     hide an applied write, so the same item, under the same number, goes
+//     again, and stays inflight under that number until a reply says
+//     whether it was applied (1 or 0): an error reply to the resend says
+//     nothing of the first send. Applied once, whatever happens.
 //
 // A round also writes the quotas providers reported (reported.go), each
 // replacing its hash in one step; a failed one is kept for the next round
@@ -93,24 +95,26 @@ return 1
 
 // An item is one slot's write in a round.
 type item struct {
-	s   *slot
-	n   int64
-	seq int64
+	s      *slot
+	n      int64
+	seq    int64
+	resend bool // an earlier send of it had no reply: it may have been applied
 }
 
 // roundResult is what a round tells whoever waits for it.
 type roundResult struct {
-	items    int     // how many keys it wrote
-	errs     []error // per-key errors (*KeyError), then a write error, if any
-	heldBack bool    // some unsent units waited for an older write of their key
+	items     int     // how many keys it wrote
+	errs      []error // per-key errors (*KeyError), then a write error, if any
+	heldBack  bool    // some unsent units waited for an older write of their key
+	confirmed bool    // Redis confirmed at least one of its items
 }
 
 // writeLost reports whether the round's write itself failed (its last
 // error is not a [*KeyError]), so that nothing says whether its keys were
-// applied.
+// applied, and trying again may help: a closed client never will.
 func (r roundResult) writeLost() bool {
 	var ke *KeyError
-	return len(r.errs) > 0 && !errors.As(r.errs[len(r.errs)-1], &ke)
+	return len(r.errs) > 0 && !errors.As(r.errs[len(r.errs)-1], &ke) && !errors.Is(r.errs[len(r.errs)-1], redis.ErrClosed)
 }
 
 func (r roundResult) err() error {
@@ -163,11 +167,11 @@ func (t *Tracker) cutLocked() (items []item, heldBack bool) {
 	for _, s := range t.slots {
 		switch {
 		case s.inflight > 0:
-			items = append(items, item{s, s.inflight, s.seq})
+			items = append(items, item{s, s.inflight, s.seq, true})
 			heldBack = heldBack || s.unsent > 0
 		case s.unsent > 0:
 			s.inflight, s.seq, s.unsent = s.unsent, seq, 0
-			items = append(items, item{s, s.inflight, seq})
+			items = append(items, item{s, s.inflight, seq, false})
 			t.seq = seq
 		default:
 			continue
@@ -185,6 +189,7 @@ func (t *Tracker) cutLocked() (items []item, heldBack bool) {
 // With nothing to write it releases t.sem itself and reports false. The
 // caller must hold t.sem.
 func (t *Tracker) startRound(ctx context.Context, done func(roundResult)) bool {
+	t.roundWanted.Store(false)
 	t.mu.Lock()
 	items, heldBack := t.cutLocked()
 	t.mu.Unlock()
@@ -201,12 +206,12 @@ func (t *Tracker) startRound(ctx context.Context, done func(roundResult)) bool {
 		if t.metrics != nil {
 			start = time.Now()
 		}
-		errs := t.send(ctx, items, reports)
+		errs, confirmed := t.send(ctx, items, reports)
 		if t.metrics != nil {
 			t.metrics.duration.Record(context.Background(), time.Since(start).Seconds())
 		}
 		<-t.sem // before done: a slow listener never holds up the next round
-		done(roundResult{len(items) + len(reports), errs, heldBack})
+		done(roundResult{len(items) + len(reports), errs, heldBack, confirmed})
 	}()
 	return true
 }
@@ -241,7 +246,7 @@ func runScripts(ctx context.Context, rdb Redis, calls []scriptCall) {
 
 // send writes items and reports in one pipeline and applies the replies, as
 // the diagram above says.
-func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite) []error {
+func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite) (errs []error, confirmed bool) {
 	calls := make([]scriptCall, 0, len(items)+len(reports))
 	ttl, mttl := t.cfg.ttl.Milliseconds(), markerTTL.Milliseconds()
 	for _, it := range items {
@@ -252,7 +257,6 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 	}
 	runScripts(ctx, t.rdb, calls)
 
-	var errs []error
 	var lost error
 	for i, w := range reports {
 		var reply redis.Error
@@ -269,7 +273,6 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.writeStart = time.Time{}
-	confirmed := false
 	for i, it := range items {
 		var reply redis.Error
 		switch err := calls[i].cmd.Err(); {
@@ -277,6 +280,11 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 			t.flushed += it.n
 			it.s.inflight = 0
 			confirmed = true
+		case errors.As(err, &reply) && !isServerState(err) && it.resend:
+			// Refused now, but the first send may have been applied: it
+			// stays inflight under its number until a reply says.
+			errs = append(errs, &KeyError{Key: it.s.key, Err: err})
+			continue
 		case errors.As(err, &reply) && !isServerState(err):
 			it.s.unsent += it.n
 			it.s.inflight = 0
@@ -303,7 +311,7 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 	case !isContextErr(errs[len(errs)-1]):
 		t.lastErr = errs[len(errs)-1] // a context error would say nothing of the cause
 	}
-	return errs
+	return errs, confirmed
 }
 
 // run is the flusher. Every interval it starts a round, unless one is still
@@ -319,6 +327,7 @@ func (t *Tracker) run(ctx context.Context, nextDay time.Duration) {
 		t.reporter(stopReporter)
 	}()
 	defer func() {
+		t.roundWanted.Store(false) // no tick waits for a round any more
 		t.reportDrops()
 		close(stopReporter)
 		<-reporterDone
@@ -349,7 +358,6 @@ func (t *Tracker) run(ctx context.Context, nextDay time.Duration) {
 		t.mu.Unlock()
 		select {
 		case t.sem <- struct{}{}:
-			t.roundWanted.Store(false)
 			t.startRound(ctx, func(r roundResult) {
 				if ctx.Err() == nil {
 					for _, err := range r.errs {
@@ -399,7 +407,7 @@ func (t *Tracker) flush(ctx context.Context, retry bool) error {
 			if !retry {
 				return err
 			}
-		case r.heldBack: // units that waited for an older write of their key go next
+		case r.heldBack && r.confirmed: // units that waited for an older write of their key go next
 			continue
 		default: // each round sends every key left, so its errors are the ones that stand
 			return err

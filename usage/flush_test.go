@@ -514,3 +514,78 @@ func TestCloseSendsWhatWaitedBehindALostWrite(t *testing.T) {
 		}
 	})
 }
+
+// TestARefusedResendIsNotAppliedTwice applies a write whose reply is lost,
+// then has Redis refuse its resend (the user loses the key in the ACL
+// before the script runs): the refusal says nothing of the first send, so
+// the units stay under its sequence number, and once the key is allowed
+// again Redis holds them once.
+func TestARefusedResendIsNotAppliedTwice(t *testing.T) {
+	srv := testsupport.StartRedisServer(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = admin.Close() })
+	ctx := ctxTimeout(t, 20*time.Second)
+	acl := func(rules ...any) {
+		t.Helper()
+		if err := admin.Do(ctx, append([]any{"ACL", "SETUSER", "app"}, rules...)...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acl("on", ">pw", "~*", "+@all")
+	p := testsupport.NewProxy(t, srv.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: p.Addr, Username: "app", Password: "pw", MaxRetries: -1, ReadTimeout: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	closeAtCleanup(t, tr)
+	tr.Track(usage.Apollo)
+	if err := tr.Flush(ctx); err != nil { // loads the script, and leaves a connection open
+		t.Fatal(err)
+	}
+	for range 10 {
+		tr.Track(usage.Exa)
+	}
+	p.DropReplies(true)
+	if err := tr.Flush(ctxTimeout(t, 300*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush with the reply dropped = %v, want the deadline", err)
+	}
+	key := usage.Key(usage.Exa, noon)
+	if got := get(t, admin, key); got != 10 {
+		t.Fatalf("Redis holds %d after the write whose reply was lost, want 10", got)
+	}
+	p.DropReplies(false)
+	p.CutConnections()
+	acl("resetkeys", "~other*")
+	var ke *usage.KeyError
+	if err := tr.Flush(ctx); !errors.As(err, &ke) || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("Flush without access to the key = %v, want a NOPERM *KeyError", err)
+	}
+	acl("resetkeys", "~*")
+	if err := tr.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkStats(t, tr, usage.Stats{Tracked: 11, Flushed: 11})
+	if got := get(t, admin, key); got != 10 {
+		t.Errorf("Redis holds %d, want 10: applied once", got)
+	}
+}
+
+// TestCloseWithAClosedClientReturns closes the Redis client before the
+// tracker, as a service that shuts down in the wrong order does: Close gives
+// up at once, since a closed client never comes back, even with no deadline.
+func TestCloseWithAClosedClientReturns(t *testing.T) {
+	rdb := newMiniredisClient(t)
+	tr := usage.NewTracker(rdb, usage.WithFlushInterval(time.Hour))
+	tr.Track(usage.Exa)
+	_ = rdb.Close()
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close(context.Background()) }()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, redis.ErrClosed) {
+			t.Errorf("Close = %v, want redis.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close with a closed client still runs after 5 s")
+	}
+	checkStats(t, tr, usage.Stats{Tracked: 1, Pending: 1})
+}

@@ -327,8 +327,8 @@ func TestAlertFiresWhenItsClaimsReplyIsLost(t *testing.T) {
 			t.Fatal(err)
 		}
 		claims, err := b.rdb.Keys(context.Background(), "{"+b.prefix+"}:alert:*").Result()
-		if err != nil || len(claims) != 1 {
-			t.Fatalf("claims in Redis = %v, %v; want the claim whose reply was cut", claims, err)
+		if err != nil || len(claims) != 1 || p.droppedBytes() == 0 {
+			t.Fatalf("claims in Redis = %v, %v, %d reply bytes dropped; want the claim whose reply was cut", claims, err, p.droppedBytes())
 		}
 		for range 3 {
 			if err := g.Refresh(ctxTimeout(t, 5*time.Second)); err != nil {
@@ -362,6 +362,54 @@ func TestGuardLetsTheFlusherIn(t *testing.T) {
 		for tr.Stats().Flushed < 30 {
 			if time.Now().After(deadline) {
 				t.Fatalf("after 5 s of 50 ms flushes beside the guard: %+v", tr.Stats())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// TestGuardRefreshesAfterItsTrackerCloses closes a tracker while a write
+// hangs, so the flusher's last ticks found the write semaphore taken: the
+// guard, which lets such a waiting round go first, still refreshes once the
+// flusher has stopped, and sees what another process counted.
+func TestGuardRefreshesAfterItsTrackerCloses(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		p := newProxied(t, b, proxyOptions{maxRetries: -1, readTimeout: -1})
+		tr := usage.NewTracker(p.rdb, usage.WithPrefix(b.prefix), usage.WithFlushInterval(usage.MinFlushInterval))
+		closeAtCleanup(t, tr)
+		g, err := usage.NewGuard(tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 1 << 40}}, usage.WithRefreshInterval(usage.MinFlushInterval))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = g.Close(ctxTimeout(t, 5*time.Second)) })
+		tr.Track(usage.Exa)
+		p.each(func(x *testsupport.Proxy) { x.DropReplies(true) })
+		if err := tr.Flush(ctxTimeout(t, 300*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Flush with the replies dropped = %v, want the deadline", err) // the write hangs; ticks find it running
+		}
+		if err := tr.Close(ctxTimeout(t, 100*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Close while the write hangs = %v, want the deadline", err)
+		}
+		p.each(func(x *testsupport.Proxy) {
+			x.DropReplies(false)
+			x.CutConnections()
+		})
+		// Wait out a refresh that was already waiting for the semaphore.
+		if err := g.Refresh(ctxTimeout(t, 5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		other := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, other)
+		for range 500 {
+			other.Track(usage.Exa)
+		}
+		if err := other.Flush(ctxTimeout(t, 5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for used, _ := g.Used(usage.Exa); used < 500; used, _ = g.Used(usage.Exa) {
+			if time.Now().After(deadline) {
+				t.Fatalf("5 s after the other process counted 500, the guard sees %d", used)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
