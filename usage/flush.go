@@ -103,10 +103,10 @@ type item struct {
 
 // roundResult is what a round tells whoever waits for it.
 type roundResult struct {
-	items     int     // how many keys it wrote
-	errs      []error // per-key errors (*KeyError), then a write error, if any
-	heldBack  bool    // some unsent units waited for an older write of their key
-	confirmed bool    // Redis confirmed at least one of its items
+	items    int     // how many keys it wrote
+	errs     []error // per-key errors (*KeyError), then a write error, if any
+	heldBack bool    // some unsent units waited for an older write of their key
+	released bool    // Redis confirmed a resend that had units held back behind it
 }
 
 // writeLost reports whether the round's write itself failed (its last
@@ -206,12 +206,12 @@ func (t *Tracker) startRound(ctx context.Context, done func(roundResult)) bool {
 		if t.metrics != nil {
 			start = time.Now()
 		}
-		errs, confirmed := t.send(ctx, items, reports)
+		errs, released := t.send(ctx, items, reports)
 		if t.metrics != nil {
 			t.metrics.duration.Record(context.Background(), time.Since(start).Seconds())
 		}
 		<-t.sem // before done: a slow listener never holds up the next round
-		done(roundResult{len(items) + len(reports), errs, heldBack, confirmed})
+		done(roundResult{len(items) + len(reports), errs, heldBack, released})
 	}()
 	return true
 }
@@ -246,7 +246,8 @@ func runScripts(ctx context.Context, rdb Redis, calls []scriptCall) {
 
 // send writes items and reports in one pipeline and applies the replies, as
 // the diagram above says.
-func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite) (errs []error, confirmed bool) {
+func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite) (errs []error, released bool) {
+	confirmed := false
 	calls := make([]scriptCall, 0, len(items)+len(reports))
 	ttl, mttl := t.cfg.ttl.Milliseconds(), markerTTL.Milliseconds()
 	for _, it := range items {
@@ -280,6 +281,7 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 			t.flushed += it.n
 			it.s.inflight = 0
 			confirmed = true
+			released = released || it.resend && it.s.unsent > 0
 		case errors.As(err, &reply) && !isServerState(err) && it.resend:
 			// Refused now, but the first send may have been applied: it
 			// stays inflight under its number until a reply says.
@@ -311,7 +313,7 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 	case !isContextErr(errs[len(errs)-1]):
 		t.lastErr = errs[len(errs)-1] // a context error would say nothing of the cause
 	}
-	return errs, confirmed
+	return errs, released
 }
 
 // run is the flusher. Every interval it starts a round, unless one is still
@@ -407,7 +409,7 @@ func (t *Tracker) flush(ctx context.Context, retry bool) error {
 			if !retry {
 				return err
 			}
-		case r.heldBack && r.confirmed: // units that waited for an older write of their key go next
+		case r.heldBack && r.released: // units that waited for an older write of their key go next
 			continue
 		default: // each round sends every key left, so its errors are the ones that stand
 			return err

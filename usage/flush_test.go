@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -517,9 +520,11 @@ func TestCloseSendsWhatWaitedBehindALostWrite(t *testing.T) {
 
 // TestARefusedResendIsNotAppliedTwice applies a write whose reply is lost,
 // then has Redis refuse its resend (the user loses the key in the ACL
-// before the script runs): the refusal says nothing of the first send, so
-// the units stay under its sequence number, and once the key is allowed
-// again Redis holds them once.
+// before the script runs) while units of that key wait behind it and
+// another key keeps getting calls. The refusal says nothing of the first
+// send, so the units stay under its sequence number; Flush returns the
+// refusal at once rather than going round again; and once the key is
+// allowed again Redis holds every unit once.
 func TestARefusedResendIsNotAppliedTwice(t *testing.T) {
 	srv := testsupport.StartRedisServer(t)
 	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -554,18 +559,37 @@ func TestARefusedResendIsNotAppliedTwice(t *testing.T) {
 	}
 	p.DropReplies(false)
 	p.CutConnections()
-	acl("resetkeys", "~other*")
+	acl("resetkeys", "~*apollo*")
+	tr.Track(usage.Exa) // waits behind the write whose reply was lost
+	var apollo atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 4 { // another key keeps getting calls
+		wg.Go(func() {
+			for !stop.Load() {
+				tr.Track(usage.Apollo)
+				apollo.Add(1)
+			}
+		})
+	}
+	for apollo.Load() < 1000 { // the calls are under way before Flush starts
+		runtime.Gosched()
+	}
 	var ke *usage.KeyError
-	if err := tr.Flush(ctx); !errors.As(err, &ke) || !strings.Contains(err.Error(), "NOPERM") {
-		t.Fatalf("Flush without access to the key = %v, want a NOPERM *KeyError", err)
+	err := tr.Flush(ctxTimeout(t, 3*time.Second))
+	stop.Store(true)
+	wg.Wait()
+	if !errors.As(err, &ke) || !strings.Contains(err.Error(), "NOPERM") || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush without access to the key = %v, want a NOPERM *KeyError at once", err)
 	}
 	acl("resetkeys", "~*")
 	if err := tr.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	checkStats(t, tr, usage.Stats{Tracked: 11, Flushed: 11})
-	if got := get(t, admin, key); got != 10 {
-		t.Errorf("Redis holds %d, want 10: applied once", got)
+	calls := 12 + apollo.Load()
+	checkStats(t, tr, usage.Stats{Tracked: calls, Flushed: calls})
+	if got := get(t, admin, key); got != 11 {
+		t.Errorf("Redis holds %d, want 11: each unit once", got)
 	}
 }
 
