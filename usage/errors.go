@@ -18,14 +18,14 @@ var ErrTooManyKeys = errors.New("usage: too many pending keys")
 // A KeyError is Redis refusing the write of one counter key: the key holds
 // something other than an integer, the increment would overflow, the client
 // may not write it, and the like (not a reply about the whole server, such
-// as LOADING or BUSY: those count as a failed write). Such a reply proves
-// that this write applied nothing, so the key's counts stay pending and are
-// sent again at the next flush: under a new sequence number, with what was
-// counted since, or, when an earlier send of them had no reply and may have
-// been applied, under that send's number, so they are never applied twice.
-// They reach Redis once the key is repaired; other keys are not held back.
-// Flush and Close return KeyErrors (find them with [errors.As]), and the
-// background flusher passes each to the error handler.
+// as LOADING or BUSY: those count as a failed write). The key's counts stay
+// pending: the refused write is sent again at every flush under its
+// sequence number (an earlier send of it, by the client's own retries, may
+// have been applied, and the number makes sure it counts once), and what
+// the key counted since waits behind it. They reach Redis once the key is
+// repaired; other keys are not held back. Flush and Close return KeyErrors
+// (find them with [errors.As]), and the background flusher passes each to
+// the error handler.
 type KeyError struct {
 	Key string // the counter key, e.g. "api_usage:exa:2026-11-26"
 	Err error  // Redis' reply

@@ -9,11 +9,10 @@ package usage
 //	            Track/Add           take               cut                 reply 1 or 0
 //	caller ──▶ cell (n) ────────▶ unsent ──────────▶ inflight (seq) ───────────────▶ flushed
 //	           atomic add,        under mu           under mu            under mu
-//	           no lock               ▲                   │
-//	                                 └── error reply ────┤  to a first send, proves nothing was applied:
-//	                                     (first send)    │  merged back, sent again under a new seq
-//	                       no reply, or an error reply ──┘  proves nothing of an earlier send:
-//	                       to a resend                      stays inflight, sent again under the same seq
+//	           no lock                                   │
+//	                          no reply, or an error reply┘  proves nothing of an earlier send of it
+//	                                                        (go-redis may have sent it before): stays
+//	                                                        inflight, sent again under the same seq
 //
 //   - cell: slot.n counts every unit added since the slot began; Track only
 //     adds to it, with one atomic add and no lock. The flusher keeps in
@@ -32,13 +31,13 @@ package usage
 //     newer number applied first would make Redis skip the older one for
 //     good. Sequence numbers only grow, so per key they grow too.
 //   - the script (incrScript) applies a key's item only if the key's marker
-//     holds a smaller number, and records the number in the same step. An
-//     error reply means this call applied nothing (see incrScript), so the
-//     units of a first send return to unsent. A reply that never came may
-//     hide an applied write, so the same item, under the same number, goes
-//     again, and stays inflight under that number until a reply says
-//     whether it was applied (1 or 0): an error reply to the resend says
-//     nothing of the first send. Applied once, whatever happens.
+//     holds a smaller number, and records the number in the same step. A
+//     reply that never came may hide an applied write, and an error reply
+//     proves only that this call applied nothing (see incrScript), not an
+//     earlier send of the same item: the client's own retries may have sent
+//     it before. So the item stays inflight under its number until a reply
+//     says whether it was applied (1 or 0), and the key's newer units wait
+//     behind it. Applied once, whatever happens.
 //
 // A round also writes the quotas providers reported (reported.go), each
 // replacing its hash in one step; a failed one is kept for the next round
@@ -76,16 +75,23 @@ const markerTTL = 24 * time.Hour
 // already applied; then it records the write in the marker. It returns 1
 // when it applied the increment and 0 when it was a repeat.
 //
-// An error reply means nothing changed. Redis checks the declared keys
-// (slot, ACL) before the script runs; GET and INCRBY, which can fail on what
-// a key holds, come before the first write or are it; and once INCRBY has
-// written, PEXPIRE of the same key and SET, which replaces a key of any
-// type, cannot fail: Redis does not refuse a script's writes for memory once
-// it has written.
+// An error reply means this call changed nothing. Redis checks the declared
+// keys (slot, ACL) before the script runs; the user's right to run each of
+// the script's writes is checked before the first of them (with
+// redis.acl_check_cmd, Redis 7 and later: on Redis 6 an ACL that allows
+// INCRBY but denies PEXPIRE or SET would let an increment land with an
+// error reply); GET and INCRBY, which can fail on what a key holds, come
+// before the first write or are it; and once INCRBY has written, PEXPIRE of
+// the same key and SET, which replaces a key of any type, cannot fail: Redis
+// does not refuse a script's writes for memory once it has written.
 var incrScript = redis.NewScript(`
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 if last >= tonumber(ARGV[2]) then
 	return 0
+end
+if redis.acl_check_cmd and not (redis.acl_check_cmd('INCRBY', KEYS[1], ARGV[1]) and
+	redis.acl_check_cmd('PEXPIRE', KEYS[1], ARGV[3]) and redis.acl_check_cmd('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])) then
+	return redis.error_reply('NOPERM the user may not run INCRBY, PEXPIRE and SET on the counter and its marker')
 end
 redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -95,10 +101,9 @@ return 1
 
 // An item is one slot's write in a round.
 type item struct {
-	s      *slot
-	n      int64
-	seq    int64
-	resend bool // an earlier send of it had no reply: it may have been applied
+	s   *slot
+	n   int64
+	seq int64
 }
 
 // roundResult is what a round tells whoever waits for it.
@@ -106,7 +111,7 @@ type roundResult struct {
 	items    int     // how many keys it wrote
 	errs     []error // per-key errors (*KeyError), then a write error, if any
 	heldBack bool    // some unsent units waited for an older write of their key
-	released bool    // Redis confirmed a resend that had units held back behind it
+	released bool    // Redis confirmed a write that had units held back behind it
 }
 
 // writeLost reports whether the round's write itself failed (its last
@@ -167,11 +172,11 @@ func (t *Tracker) cutLocked() (items []item, heldBack bool) {
 	for _, s := range t.slots {
 		switch {
 		case s.inflight > 0:
-			items = append(items, item{s, s.inflight, s.seq, true})
+			items = append(items, item{s, s.inflight, s.seq})
 			heldBack = heldBack || s.unsent > 0
 		case s.unsent > 0:
 			s.inflight, s.seq, s.unsent = s.unsent, seq, 0
-			items = append(items, item{s, s.inflight, seq, false})
+			items = append(items, item{s, s.inflight, seq})
 			t.seq = seq
 		default:
 			continue
@@ -281,16 +286,12 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 			t.flushed += it.n
 			it.s.inflight = 0
 			confirmed = true
-			released = released || it.resend && it.s.unsent > 0
-		case errors.As(err, &reply) && !isServerState(err) && it.resend:
-			// Refused now, but the first send may have been applied: it
-			// stays inflight under its number until a reply says.
+			released = released || it.s.unsent > 0
+		case errors.As(err, &reply) && !isServerState(err):
+			// Refused now, but an earlier send of it may have been applied:
+			// it stays inflight under its number until a reply says.
 			errs = append(errs, &KeyError{Key: it.s.key, Err: err})
 			continue
-		case errors.As(err, &reply) && !isServerState(err):
-			it.s.unsent += it.n
-			it.s.inflight = 0
-			errs = append(errs, &KeyError{Key: it.s.key, Err: err})
 		default: // no reply, or one about the server: sent again as it is
 			lost = err
 			continue

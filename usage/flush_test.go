@@ -593,6 +593,101 @@ func TestARefusedResendIsNotAppliedTwice(t *testing.T) {
 	}
 }
 
+// TestAWriteTheUserMayNotFinishChangesNothing lets the tracker's user run
+// INCRBY but not PEXPIRE: the script refuses before its first write, so no
+// flush adds to the counter until the right is given back, and then the
+// units land once.
+func TestAWriteTheUserMayNotFinishChangesNothing(t *testing.T) {
+	srv := testsupport.StartRedisServer(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = admin.Close() })
+	ctx := ctxTimeout(t, 20*time.Second)
+	if err := admin.Do(ctx, "ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all", "-pexpire").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "app", Password: "pw"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	closeAtCleanup(t, tr)
+	for range 5 {
+		tr.Track(usage.Exa)
+	}
+	key := usage.Key(usage.Exa, noon)
+	for range 3 {
+		var ke *usage.KeyError
+		if err := tr.Flush(ctx); !errors.As(err, &ke) {
+			t.Fatalf("Flush without the right to PEXPIRE = %v, want a *KeyError", err)
+		}
+		if got := get(t, admin, key); got != 0 {
+			t.Fatalf("Redis holds %d after a refused write, want 0", got)
+		}
+	}
+	if err := admin.Do(ctx, "ACL", "SETUSER", "app", "+pexpire").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkStats(t, tr, usage.Stats{Tracked: 5, Flushed: 5})
+	if got := get(t, admin, key); got != 5 {
+		t.Errorf("Redis holds %d, want 5", got)
+	}
+}
+
+// TestAClientRetryThatIsRefusedIsNotAppliedTwice loses the reply of a write
+// with go-redis's own retries on: the client sends it again by itself, and
+// that retry is refused (the key left the user's ACL meanwhile). The error
+// reply says nothing of the first send, which was applied, so Redis holds
+// the units once when the key is allowed again.
+func TestAClientRetryThatIsRefusedIsNotAppliedTwice(t *testing.T) {
+	srv := testsupport.StartRedisServer(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = admin.Close() })
+	ctx := ctxTimeout(t, 20*time.Second)
+	acl := func(rules ...any) {
+		t.Helper()
+		if err := admin.Do(ctx, append([]any{"ACL", "SETUSER", "app"}, rules...)...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acl("on", ">pw", "~*", "+@all")
+	p := testsupport.NewProxy(t, srv.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: p.Addr, Username: "app", Password: "pw"}) // go-redis's default retries
+	t.Cleanup(func() { _ = rdb.Close() })
+	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	closeAtCleanup(t, tr)
+	tr.Track(usage.Apollo)
+	if err := tr.Flush(ctx); err != nil { // loads the script
+		t.Fatal(err)
+	}
+	for range 10 {
+		tr.Track(usage.Exa)
+	}
+	key := usage.Key(usage.Exa, noon)
+	p.CutAfter(key)
+	flushed := make(chan error, 1)
+	go func() { flushed <- tr.Flush(ctx) }()
+	for p.DroppedBytes() == 0 { // the write landed and its reply was cut; go-redis waits to retry
+		time.Sleep(time.Millisecond)
+	}
+	acl("resetkeys", "~*apollo*")
+	var ke *usage.KeyError
+	if err := <-flushed; !errors.As(err, &ke) {
+		t.Fatalf("Flush = %v, want the retry's *KeyError", err)
+	}
+	if got := get(t, admin, key); got != 10 {
+		t.Fatalf("Redis holds %d after the first send, want 10", got)
+	}
+	acl("resetkeys", "~*")
+	if err := tr.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkStats(t, tr, usage.Stats{Tracked: 11, Flushed: 11})
+	if got := get(t, admin, key); got != 10 {
+		t.Errorf("Redis holds %d, want 10: applied once", got)
+	}
+}
+
 // TestCloseWithAClosedClientReturns closes the Redis client before the
 // tracker, as a service that shuts down in the wrong order does: Close gives
 // up at once, since a closed client never comes back, even with no deadline.
