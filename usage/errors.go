@@ -38,9 +38,10 @@ func (e *KeyError) Unwrap() error { return e.Err }
 
 // serverStates are the prefixes of the error replies Redis gives for the
 // state of the whole server (loading its data, running a long script, a
-// cluster or replica that is not ready), not for one key: nothing was
-// applied, and the same write can go through once the state passes.
-var serverStates = []string{"LOADING ", "BUSY ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "READONLY ", "NOREPLICAS ", "MISCONF "}
+// cluster or replica that is not ready, its memory full), not for one key:
+// nothing was applied, and the same write can go through once the state
+// passes.
+var serverStates = []string{"LOADING ", "BUSY ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "READONLY ", "NOREPLICAS ", "MISCONF ", "OOM "}
 
 // isServerState reports whether err is a reply of Redis about its own state
 // (see serverStates) rather than about a key.

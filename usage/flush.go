@@ -66,8 +66,8 @@ import (
 // markerTTL is how long Redis remembers the last of a tracker's writes
 // applied to a key. An unconfirmed write is sent again every flush interval
 // while Redis is reachable, far sooner than this; a write whose reply was
-// lost and that stays unconfirmed for longer (Redis unreachable for a day)
-// could be applied twice.
+// lost and that stays unconfirmed for longer (Redis unreachable, or
+// refusing the key, for a day) could be applied twice.
 const markerTTL = 24 * time.Hour
 
 // incrScript adds ARGV[1] to the counter KEYS[1] and sets its TTL, unless the

@@ -482,6 +482,38 @@ func TestCloseWaitsOutABusyServer(t *testing.T) {
 	}
 }
 
+// TestCloseWaitsOutAFullServer gives a private redis-server a memory limit
+// it is already past, so it refuses every write with OOM: that is the
+// server's state, not a refused key, and Close delivers the counts once the
+// limit is lifted.
+func TestCloseWaitsOutAFullServer(t *testing.T) {
+	srv := testsupport.StartRedisServer(t, "--maxmemory", "1")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	closeAtCleanup(t, tr)
+	for range 7 {
+		tr.Track(usage.Exa)
+	}
+	var ke *usage.KeyError
+	if err := tr.Flush(ctxTimeout(t, 5*time.Second)); err == nil || !strings.Contains(err.Error(), "OOM") || errors.As(err, &ke) {
+		t.Fatalf("Flush on a full server = %v, want OOM, not a *KeyError", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close(ctxTimeout(t, 10*time.Second)) }()
+	time.Sleep(300 * time.Millisecond) // Close meets OOM meanwhile
+	if err := rdb.ConfigSet(ctxTimeout(t, 5*time.Second), "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close once the limit is lifted = %v, want nil", err)
+	}
+	checkStats(t, tr, usage.Stats{Tracked: 7, Flushed: 7})
+	if got := get(t, rdb, usage.Key(usage.Exa, noon)); got != 7 {
+		t.Errorf("Redis holds %d, want 7", got)
+	}
+}
+
 // TestCloseSendsWhatWaitedBehindALostWrite loses the reply of a write of
 // one key, counts more on that key, and breaks another key: Close sends the
 // units that waited behind the lost write, though a round refused the other
