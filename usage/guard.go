@@ -119,7 +119,10 @@ type budgetState struct {
 // in F + R + d, where F is their flush interval, R the refresh interval and
 // d the time a refresh and a flush take on the wire, plus the calls each
 // tracker had allowed but not yet counted. While Redis is unreachable the
-// guard keeps its last view of the others and adds this tracker's own calls;
+// guard keeps its last view of the others and adds this tracker's own calls
+// (all but one case: when a UTC day ends between two refreshes that could
+// not read, this tracker's calls of the day that ended drop out of the
+// estimate until a refresh reads again);
 // a provider whose counter Redis answers with an error (a key holding a
 // hash) keeps its last view while the others are read. A refresh waits for
 // a flush round that could not start, so a short refresh interval never
