@@ -26,12 +26,12 @@ import (
 //
 // Nothing on a request's path locks or calls the meter provider. Requests
 // are counted in memory, with one atomic add on a counter of the processor
-// the request runs on, and observed when the meter provider collects. Reading the clock costs more than the rest of a
-// decorator on some machines (about 75 ns on a VM with kvm-clock), so the
-// duration is measured for one request in [DefaultLatencySampling], chosen
-// at random ([WithLatencySampling] changes that), and kept in a small ring
-// (the latest 256 per provider) that the collection drains into the
-// histogram.
+// the request runs on, and observed when the meter provider collects.
+// Reading the clock costs more than the rest of a decorator on some
+// machines (about 75 ns on a VM with kvm-clock), so the duration is measured
+// for one request in [DefaultLatencySampling], chosen at random
+// ([WithLatencySampling] changes that), and kept in a small ring (the latest
+// 256 per provider) that the collection drains into the histogram.
 const meterName = "github.com/enrichmeter/enrichmeter/providers"
 
 // DefaultLatencySampling is how many requests there are for each one whose

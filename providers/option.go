@@ -113,9 +113,10 @@ func WithClaudeTokens(a Adder) Option {
 // request...) and the time to response headers of a sample of them; the
 // names and attributes are in metrics.go and the README. Requests are
 // counted in memory and observed when mp collects, so a request costs an
-// atomic add on a per-processor counter more, and no allocation. The default is no metrics; nil keeps
-// it. Build decorators once: each registers a callback with mp, which is
-// released only when the decorator is garbage collected.
+// atomic add on a per-processor counter more, and no allocation. The
+// default is no metrics; nil keeps it. Build decorators once: each
+// registers a callback with mp, which is released only when the decorator
+// is garbage collected.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) {
 		if mp != nil {

@@ -26,6 +26,9 @@ const (
 	newestAtFunc = "enrichmeter_newest_at_v1"
 )
 
+// kitFunctionNames are the kit's functions, in the order of its indexes.
+var kitFunctionNames = []string{failedAtFunc, newestAtFunc}
+
 // kitFunctions is the body of each function, by name. Both pick entries
 // with strict jsonpath, so that an entry that is an array is not unwrapped
 // into one (the readers' jsonb_each does not either), and silent, so that a
@@ -216,11 +219,11 @@ func (s *Schema) SQL() string {
 // Processes that apply the kit to the same table at once take turns, however
 // they name it (a session advisory lock on the table's resolved schema and
 // name, tried without waiting inside the database, so that no index build
-// waits for a process that waits for it). Apply runs on one
-// connection: of the pool when db is a [*pgxpool.Pool]. db must not be a
-// transaction. Its role needs the rights to create the table and functions
-// in the schema and indexes on the table, which the table's owner has; a
-// role without them can still [Schema.Check].
+// waits for a process that waits for it). Apply runs on one connection: of
+// the pool when db is a [*pgxpool.Pool]. db must not be a transaction. Its
+// role needs the rights to create the table and functions in the schema and
+// indexes on the table, which the table's owner has; a role without them
+// can still [Schema.Check].
 //
 // An unqualified table name is found through the search_path, as
 // PostgreSQL finds it; when the table does not exist yet, it is created in
@@ -270,7 +273,7 @@ func (s *Schema) Apply(ctx context.Context, db DB) error {
 	if problems := s.tableProblems(st); len(problems) > 0 {
 		return &SchemaError{Table: s.cfg.table, Problems: problems}
 	}
-	for _, fn := range []string{failedAtFunc, newestAtFunc} {
+	for _, fn := range kitFunctionNames {
 		if !st.functions[fn] {
 			if _, err := db.Exec(ctx, createFunction(st.schema, fn)); err != nil {
 				return dbErr(ctx, "create function "+fn, err)
@@ -375,7 +378,7 @@ func (s *Schema) Check(ctx context.Context, db DB) error {
 	if !st.hasColumn && st.tableProblem() == "" {
 		problems = append(problems, "no column "+s.cfg.column+": run Schema.Apply")
 	}
-	for _, fn := range []string{failedAtFunc, newestAtFunc} {
+	for _, fn := range kitFunctionNames {
 		if !st.functions[fn] {
 			problems = append(problems, "no function "+st.schema+"."+fn+": run Schema.Apply")
 		}
@@ -480,6 +483,7 @@ func newSchemaState(schema string) schemaState {
 // of its indexes: whether it is on the table, valid, and built on its
 // function and the column (pg_depend records both).
 func (s *Schema) readKit(ctx context.Context, db DB, st *schemaState) error {
+	names := s.indexNames()
 	rows, err := db.Query(ctx, `WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $2::text)
 SELECT p.proname::text, i.relname IS NOT NULL, x.indexrelid IS NOT NULL, COALESCE(x.indisvalid AND x.indisready, false),
   COALESCE(EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = i.oid AND d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid)
@@ -490,8 +494,7 @@ LEFT JOIN pg_proc p ON p.proname = k.fn AND p.pronamespace = (SELECT oid FROM ns
 LEFT JOIN pg_class i ON i.relname = k.ix AND i.relnamespace = (SELECT oid FROM ns)
 LEFT JOIN pg_index x ON x.indexrelid = i.oid AND x.indrelid = to_regclass($1::text)
 ORDER BY k.n`,
-		s.n.table, st.schema, s.cfg.column,
-		[]string{failedAtFunc, newestAtFunc}, s.indexNames())
+		s.n.table, st.schema, s.cfg.column, kitFunctionNames, names)
 	if err != nil {
 		return dbErr(ctx, "read the indexes of "+s.cfg.table, err)
 	}
@@ -500,7 +503,6 @@ ORDER BY k.n`,
 		exists, ours, valid, builtOn bool
 		i                            int
 	)
-	names := s.indexNames()
 	_, err = pgx.ForEachRow(rows, []any{&fn, &exists, &ours, &valid, &builtOn}, func() error {
 		if fn != nil {
 			st.functions[*fn] = true

@@ -30,7 +30,8 @@ func buildStatements(n names, idType string, kit bool, schema string) *statement
 	// at is an entry's time, its "at" as text, compared in code point order,
 	// as the kit's functions and indexes compare it.
 	const at = `(e.value ->> 'at') COLLATE "C"`
-	const entries = ` CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(p.{col}) = 'object' THEN p.{col} ELSE '{}'::jsonb END) e`
+	const each = ` LATERAL jsonb_each(CASE WHEN jsonb_typeof(p.{col}) = 'object' THEN p.{col} ELSE '{}'::jsonb END) e`
+	const entries = ` CROSS JOIN` + each
 	// The feed orders failures newest first, those without a time last, then
 	// by prospect and source; the kit's failed-time index is in that order.
 	const failed = status + ` = 'failed' AND ($1::text = '' OR ` + at + ` >= $1::text)` +
@@ -45,8 +46,7 @@ func buildStatements(n names, idType string, kit bool, schema string) *statement
 		// One row per entry, each decoded on its own, so one that no
 		// decoder can read (nested past encoding/json's depth) leaves the
 		// others readable; a prospect without entries is one row of NULLs.
-		get: r.Replace(`SELECT e.key, e.value::text FROM {table} p LEFT JOIN LATERAL` +
-			strings.TrimPrefix(entries, ` CROSS JOIN LATERAL`) + ` ON true WHERE p.{id} = $1::text::{idtype}`),
+		get: r.Replace(`SELECT e.key, e.value::text FROM {table} p LEFT JOIN` + each + ` ON true WHERE p.{id} = $1::text::{idtype}`),
 		// The @@ condition lets a GIN index on the column (jsonb_ops, the
 		// default) find the rows that hold a failure.
 		failures:   r.Replace(feed + ` FROM {table} p` + entries + ` WHERE p.{col} @@ '$.*.status == "failed" || $.* == "failed"' AND ` + failed),

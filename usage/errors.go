@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ErrClosed is returned by [Tracker.Flush] after [Tracker.Close].
@@ -43,15 +45,20 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // passes.
 var serverStates = []string{"LOADING ", "BUSY ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ", "READONLY ", "NOREPLICAS ", "MISCONF ", "OOM "}
 
-// isServerState reports whether err is a reply of Redis about its own state
-// (see serverStates) rather than about a key.
-func isServerState(err error) bool {
+// refusesKey reports whether err is Redis refusing the write of a key (a
+// *KeyError), rather than no reply or a reply about the whole server (see
+// serverStates).
+func refusesKey(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
 	for _, p := range serverStates {
 		if strings.HasPrefix(err.Error(), p) {
-			return true
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // waitError is the context's error when a Flush or Close gave up waiting,

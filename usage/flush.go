@@ -265,11 +265,10 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 
 	var lost error
 	for i, w := range reports {
-		var reply redis.Error
 		switch err := calls[len(items)+i].cmd.Err(); {
 		case err == nil:
 			continue
-		case errors.As(err, &reply) && !isServerState(err):
+		case refusesKey(err):
 			errs = append(errs, &KeyError{Key: w.key, Err: err})
 		default:
 			lost = err
@@ -280,14 +279,13 @@ func (t *Tracker) send(ctx context.Context, items []item, reports []reportWrite)
 	defer t.mu.Unlock()
 	t.writeStart = time.Time{}
 	for i, it := range items {
-		var reply redis.Error
 		switch err := calls[i].cmd.Err(); {
 		case err == nil:
 			t.flushed += it.n
 			it.s.inflight = 0
 			confirmed = true
 			released = released || it.s.unsent > 0
-		case errors.As(err, &reply) && !isServerState(err):
+		case refusesKey(err):
 			// Refused now, but an earlier send of it may have been applied:
 			// it stays inflight under its number until a reply says.
 			errs = append(errs, &KeyError{Key: it.s.key, Err: err})
@@ -471,10 +469,10 @@ func (t *Tracker) Flush(ctx context.Context) error {
 // handler hangs. While Redis cannot be reached or is not ready (LOADING,
 // BUSY, CLUSTERDOWN and the like) it tries again, backing off from 50 ms to
 // 1 s, until ctx is done, so a Redis that restarts within the deadline gets
-// the counts; keys Redis refuses end it at once. It returns
-// nil when nothing is left pending, and otherwise the error, as Flush does;
-// the units left are in Stats().Pending, and
-// calling Close again, with a fresh deadline, retries them. A write still
+// the counts; keys Redis refuses end it at once. It returns nil when nothing
+// is left pending, and otherwise the error, as Flush does; the units left
+// are in Stats().Pending, and calling Close again, with a fresh deadline,
+// retries them. A write still
 // running when ctx is done finishes in the background. Close waits, within
 // ctx, for the tracker's goroutines to return; one inside the error handler
 // returns when the handler does. Close is safe to call more than once and

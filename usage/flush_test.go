@@ -420,11 +420,7 @@ func TestCloseWaitsForAStoppedRedisServer(t *testing.T) {
 	if err := tr.Flush(ctxTimeout(t, 5*time.Second)); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("Flush with the server stopped = %v, want connection refused", err)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- tr.Close(ctxTimeout(t, 10*time.Second)) }()
-	time.Sleep(300 * time.Millisecond) // Close meets refused connections meanwhile
-	srv.Start(t)
-	if err := <-closed; err != nil {
+	if err := closeWhile(t, tr, func() { srv.Start(t) }); err != nil {
 		t.Fatalf("Close with the server started again = %v, want nil", err)
 	}
 	checkStats(t, tr, usage.Stats{Tracked: 30, Flushed: 30})
@@ -461,13 +457,12 @@ func TestCloseWaitsOutABusyServer(t *testing.T) {
 	if err := tr.Flush(ctxTimeout(t, 5*time.Second)); err == nil || !strings.Contains(err.Error(), "BUSY") {
 		t.Fatalf("Flush while a script runs = %v, want BUSY", err)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- tr.Close(ctxTimeout(t, 10*time.Second)) }()
-	time.Sleep(300 * time.Millisecond) // Close meets BUSY meanwhile
-	if err := rdb.ScriptKill(ctxTimeout(t, 5*time.Second)).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-closed; err != nil {
+	err := closeWhile(t, tr, func() {
+		if err := rdb.ScriptKill(ctxTimeout(t, 5*time.Second)).Err(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil {
 		t.Fatalf("Close with the script killed = %v, want nil", err)
 	}
 	checkStats(t, tr, usage.Stats{Tracked: 30, Flushed: 30})
@@ -499,13 +494,12 @@ func TestCloseWaitsOutAFullServer(t *testing.T) {
 	if err := tr.Flush(ctxTimeout(t, 5*time.Second)); err == nil || !strings.Contains(err.Error(), "OOM") || errors.As(err, &ke) {
 		t.Fatalf("Flush on a full server = %v, want OOM, not a *KeyError", err)
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- tr.Close(ctxTimeout(t, 10*time.Second)) }()
-	time.Sleep(300 * time.Millisecond) // Close meets OOM meanwhile
-	if err := rdb.ConfigSet(ctxTimeout(t, 5*time.Second), "maxmemory", "0").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-closed; err != nil {
+	err := closeWhile(t, tr, func() {
+		if err := rdb.ConfigSet(ctxTimeout(t, 5*time.Second), "maxmemory", "0").Err(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err != nil {
 		t.Fatalf("Close once the limit is lifted = %v, want nil", err)
 	}
 	checkStats(t, tr, usage.Stats{Tracked: 7, Flushed: 7})
@@ -558,22 +552,10 @@ func TestCloseSendsWhatWaitedBehindALostWrite(t *testing.T) {
 // refusal at once rather than going round again; and once the key is
 // allowed again Redis holds every unit once.
 func TestARefusedResendIsNotAppliedTwice(t *testing.T) {
-	srv := testsupport.StartRedisServer(t)
-	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx := ctxTimeout(t, 20*time.Second)
-	acl := func(rules ...any) {
-		t.Helper()
-		if err := admin.Do(ctx, append([]any{"ACL", "SETUSER", "app"}, rules...)...).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	acl("on", ">pw", "~*", "+@all")
-	p := testsupport.NewProxy(t, srv.Addr)
-	rdb := redis.NewClient(&redis.Options{Addr: p.Addr, Username: "app", Password: "pw", MaxRetries: -1, ReadTimeout: -1})
-	t.Cleanup(func() { _ = rdb.Close() })
-	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-	closeAtCleanup(t, tr)
+	r := newACLRedis(t, "~*", "+@all")
+	p := testsupport.NewProxy(t, r.srv.Addr)
+	tr := r.tracker(t, redis.Options{Addr: p.Addr, MaxRetries: -1, ReadTimeout: -1})
+	admin, acl, ctx := r.admin, r.acl, ctxTimeout(t, 20*time.Second)
 	tr.Track(usage.Apollo)
 	if err := tr.Flush(ctx); err != nil { // loads the script, and leaves a connection open
 		t.Fatal(err)
@@ -630,17 +612,9 @@ func TestARefusedResendIsNotAppliedTwice(t *testing.T) {
 // flush adds to the counter until the right is given back, and then the
 // units land once.
 func TestAWriteTheUserMayNotFinishChangesNothing(t *testing.T) {
-	srv := testsupport.StartRedisServer(t)
-	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx := ctxTimeout(t, 20*time.Second)
-	if err := admin.Do(ctx, "ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all", "-pexpire").Err(); err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "app", Password: "pw"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-	closeAtCleanup(t, tr)
+	r := newACLRedis(t, "~*", "+@all", "-pexpire")
+	tr := r.tracker(t, redis.Options{Addr: r.srv.Addr})
+	admin, ctx := r.admin, ctxTimeout(t, 20*time.Second)
 	for range 5 {
 		tr.Track(usage.Exa)
 	}
@@ -654,9 +628,7 @@ func TestAWriteTheUserMayNotFinishChangesNothing(t *testing.T) {
 			t.Fatalf("Redis holds %d after a refused write, want 0", got)
 		}
 	}
-	if err := admin.Do(ctx, "ACL", "SETUSER", "app", "+pexpire").Err(); err != nil {
-		t.Fatal(err)
-	}
+	r.acl("+pexpire")
 	if err := tr.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -672,22 +644,10 @@ func TestAWriteTheUserMayNotFinishChangesNothing(t *testing.T) {
 // reply says nothing of the first send, which was applied, so Redis holds
 // the units once when the key is allowed again.
 func TestAClientRetryThatIsRefusedIsNotAppliedTwice(t *testing.T) {
-	srv := testsupport.StartRedisServer(t)
-	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx := ctxTimeout(t, 20*time.Second)
-	acl := func(rules ...any) {
-		t.Helper()
-		if err := admin.Do(ctx, append([]any{"ACL", "SETUSER", "app"}, rules...)...).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	acl("on", ">pw", "~*", "+@all")
-	p := testsupport.NewProxy(t, srv.Addr)
-	rdb := redis.NewClient(&redis.Options{Addr: p.Addr, Username: "app", Password: "pw"}) // go-redis's default retries
-	t.Cleanup(func() { _ = rdb.Close() })
-	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
-	closeAtCleanup(t, tr)
+	r := newACLRedis(t, "~*", "+@all")
+	p := testsupport.NewProxy(t, r.srv.Addr)
+	tr := r.tracker(t, redis.Options{Addr: p.Addr}) // go-redis's default retries
+	admin, acl, ctx := r.admin, r.acl, ctxTimeout(t, 20*time.Second)
 	tr.Track(usage.Apollo)
 	if err := tr.Flush(ctx); err != nil { // loads the script
 		t.Fatal(err)

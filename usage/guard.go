@@ -119,14 +119,14 @@ type budgetState struct {
 // in F + R + d, where F is their flush interval, R the refresh interval and
 // d the time a refresh and a flush take on the wire, plus the calls each
 // tracker had allowed but not yet counted. While Redis is unreachable the
-// guard keeps its last view of the others and adds this tracker's own calls
-// (all but one case: when a UTC day ends between two refreshes that could
-// not read, this tracker's calls of the day that ended drop out of the
-// estimate until a refresh reads again);
-// a provider whose counter Redis answers with an error (a key holding a
-// hash) keeps its last view while the others are read. A refresh waits for
-// a flush round that could not start, so a short refresh interval never
-// keeps this tracker's counts from the fleet.
+// guard keeps its last view of the others and adds this tracker's own
+// calls, and a provider whose counter Redis answers with an error (a key
+// holding a hash) keeps its last view while the others are read. One gap:
+// when a UTC day ends between two refreshes that could not read, this
+// tracker's calls of the day that ended drop out of the estimate until a
+// refresh reads again. A refresh waits for a flush round that could not
+// start, so a short refresh interval never keeps this tracker's counts from
+// the fleet.
 func NewGuard(t *Tracker, quotas map[Provider]Quota, opts ...Option) (*Guard, error) {
 	if t == nil {
 		return nil, errors.New("usage: guard: nil Tracker")
@@ -356,11 +356,11 @@ func (g *Guard) alert(ctx context.Context) {
 		return
 	}
 	type claim struct {
-		b   *budget
-		th  float64
-		key string
-		st  *budgetState
-		cmd *redis.BoolCmd
+		b      *budget
+		th     float64
+		key    string
+		st     *budgetState
+		holder *redis.StringCmd
 	}
 	var claims []claim
 	today := g.t.today()
@@ -377,11 +377,15 @@ func (g *Guard) alert(ctx context.Context) {
 	if len(claims) == 0 {
 		return
 	}
+	// Each claim is SET NX, then read back: the claim is this guard's when
+	// it holds claimID, whether this SET NX won or one of an earlier refresh
+	// whose reply was lost did.
 	_, err := g.t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i := range claims {
 			c := &claims[i]
 			ttl := c.st.resets.Sub(g.t.cfg.clock()) + 24*time.Hour
-			c.cmd = pipe.SetNX(ctx, c.key, g.claimID, max(ttl, time.Hour))
+			pipe.SetNX(ctx, c.key, g.claimID, max(ttl, time.Hour))
+			c.holder = pipe.Get(ctx, c.key)
 		}
 		return nil
 	})
@@ -389,28 +393,14 @@ func (g *Guard) alert(ctx context.Context) {
 		g.t.report(fmt.Errorf("usage: guard: claim %d alerts: %w", len(claims), err))
 	}
 	for _, c := range claims {
-		won, err := c.cmd.Result()
+		holder, err := c.holder.Result()
 		if err != nil {
 			continue // not claimed: try again at the next refresh
 		}
-		if !won {
-			// Another guard fired it, or this one claimed it in an
-			// earlier refresh whose reply was lost: the claim says which.
-			var get *redis.StringCmd
-			_, _ = g.t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-				get = pipe.Get(ctx, c.key)
-				return nil
-			})
-			holder, err := get.Result()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				continue // try again at the next refresh
-			}
-			if holder != g.claimID {
-				c.b.fired[c.key] = true
-				continue
-			}
-		}
 		c.b.fired[c.key] = true
+		if holder != g.claimID {
+			continue // another guard fired it
+		}
 		a := Alert{Provider: c.b.p, Quota: c.b.q, Threshold: c.th, Used: c.b.used(today), Resets: c.st.resets}
 		a.Burn, a.BurnErr = g.reader.Burn(ctx, c.b.p, c.b.q)
 		g.onAlert(a)

@@ -235,3 +235,50 @@ func newMiniredisClient(t *testing.T) *redis.Client {
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }
+
+// closeWhile starts tr.Close with a 10 s deadline, lets it meet a fault for
+// 300 ms, runs mend, and returns what Close returns.
+func closeWhile(t *testing.T, tr *usage.Tracker, mend func()) error {
+	t.Helper()
+	closed := make(chan error, 1)
+	go func() { closed <- tr.Close(ctxTimeout(t, 10*time.Second)) }()
+	time.Sleep(300 * time.Millisecond) // Close meets the fault meanwhile
+	mend()
+	return <-closed
+}
+
+// aclRedis is a private redis-server with a user "app", password "pw",
+// whose rights a test changes with acl.
+type aclRedis struct {
+	srv   *testsupport.RedisServer
+	admin *redis.Client
+	acl   func(rules ...any)
+}
+
+// newACLRedis starts the server and gives app the rules.
+func newACLRedis(t *testing.T, rules ...any) aclRedis {
+	t.Helper()
+	srv := testsupport.StartRedisServer(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = admin.Close() })
+	acl := func(rules ...any) {
+		t.Helper()
+		if err := admin.Do(ctxTimeout(t, 5*time.Second), append([]any{"ACL", "SETUSER", "app"}, rules...)...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acl(append([]any{"on", ">pw"}, rules...)...)
+	return aclRedis{srv: srv, admin: admin, acl: acl}
+}
+
+// tracker returns a tracker at noon, flushing only when asked, of a client
+// with o that logs in as app.
+func (r aclRedis) tracker(t *testing.T, o redis.Options) *usage.Tracker {
+	t.Helper()
+	o.Username, o.Password = "app", "pw"
+	rdb := redis.NewClient(&o)
+	t.Cleanup(func() { _ = rdb.Close() })
+	tr := usage.NewTracker(rdb, usage.WithClock(newFakeClock(noon).Now), usage.WithFlushInterval(time.Hour))
+	closeAtCleanup(t, tr)
+	return tr
+}

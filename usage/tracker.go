@@ -47,22 +47,23 @@ type Tracker struct {
 	repMu    sync.Mutex            // protects reported
 	reported map[Provider]Reported // reports not yet written; see SetReported
 
-	mu          sync.Mutex // protects the fields below and every slot's cold fields
-	slots       map[slotKey]*slot
-	newEntries  map[Provider]*entry // entries not yet in index; see entryLocked
-	stale       bool                // index may hold entries staleLocked would drop
-	seq         int64               // sequence number of the last round that cut new items
-	flushed     int64               // units Redis confirmed
-	confirmed   int64               // rounds that confirmed something; see reclaimLocked
-	reclaimed   int64               // confirmed as of the last reclaimLocked
-	lastErr     error               // of the last round, if it failed, for Flush's errors
-	roundWanted atomic.Bool         // the flusher found t.sem taken at its last tick; guards wait
-	writeStart  time.Time           // when the running round's write began; zero when none runs
-	lastTake    time.Time           // when takeLocked last ran, by cfg.clock
-	rounds      int64               // rounds that wrote, for the metrics
-	roundErrs   [numErrKinds]int64  // their errors by kind, for the metrics
-	metrics     *metrics            // nil without WithMeterProvider
-	closed      bool
+	roundWanted atomic.Bool // the flusher found t.sem taken at its last tick; guards wait
+
+	mu         sync.Mutex // protects the fields below and every slot's cold fields
+	slots      map[slotKey]*slot
+	newEntries map[Provider]*entry // entries not yet in index; see entryLocked
+	stale      bool                // index may hold entries staleLocked would drop
+	seq        int64               // sequence number of the last round that cut new items
+	flushed    int64               // units Redis confirmed
+	confirmed  int64               // rounds that confirmed something; see reclaimLocked
+	reclaimed  int64               // confirmed as of the last reclaimLocked
+	lastErr    error               // of the last round, if it failed, for Flush's errors
+	writeStart time.Time           // when the running round's write began; zero when none runs
+	lastTake   time.Time           // when takeLocked last ran, by cfg.clock
+	rounds     int64               // rounds that wrote, for the metrics
+	roundErrs  [numErrKinds]int64  // their errors by kind, for the metrics
+	metrics    *metrics            // nil without WithMeterProvider
+	closed     bool
 }
 
 // An entry is the fast path's view of one provider: its newest slot.

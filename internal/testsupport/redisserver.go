@@ -21,9 +21,9 @@ type RedisServer struct {
 }
 
 // StartRedisServer starts a redis-server that keeps nothing on disk, with
-// args added to its command line, and stops it when t ends. Like the other servers, it runs only when
-// ENRICHMETER_TEST_REDIS is set; without redis-server on the PATH the test
-// skips, or fails when CI is set.
+// args added to its command line, and stops it when t ends. Like the other
+// servers, it runs only when ENRICHMETER_TEST_REDIS is set; without
+// redis-server on the PATH the test skips, or fails when CI is set.
 func StartRedisServer(t testing.TB, args ...string) *RedisServer {
 	t.Helper()
 	Env(t, EnvRedis, "127.0.0.1:6379")
