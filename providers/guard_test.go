@@ -27,12 +27,12 @@ type closeBody struct {
 
 func (b *closeBody) Close() error { b.closed.Store(true); return nil }
 
-// newTrackerAndGuard returns a tracker on a fresh miniredis and a guard of
-// it with quotas, both closed when t ends.
-func newTrackerAndGuard(t *testing.T, rdb usage.Redis, quotas map[usage.Provider]usage.Quota, opts ...usage.Option) (*usage.Tracker, *usage.Guard) {
+// newTrackerAndGuard returns a tracker of rdb with opts and a guard of it
+// with quotas and guardOpts, both closed when t ends.
+func newTrackerAndGuard(t *testing.T, rdb usage.Redis, quotas map[usage.Provider]usage.Quota, opts []usage.Option, guardOpts ...usage.GuardOption) (*usage.Tracker, *usage.Guard) {
 	t.Helper()
 	tr := usage.NewTracker(rdb, opts...)
-	g, err := usage.NewGuard(tr, quotas, opts...)
+	g, err := usage.NewGuard(tr, quotas, guardOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestGuardRefusesBeforeSending(t *testing.T) {
 	}
 	for name, newClient := range clients {
 		t.Run(name, func(t *testing.T) {
-			tr, g := newTrackerAndGuard(t, miniredisClient(t), map[usage.Provider]usage.Quota{usage.Exa: {Limit: 3}}, usage.WithFlushInterval(time.Hour))
+			tr, g := newTrackerAndGuard(t, miniredisClient(t), map[usage.Provider]usage.Quota{usage.Exa: {Limit: 3}}, []usage.Option{usage.WithFlushInterval(time.Hour)})
 			client := newClient(tr, g)
 			t.Cleanup(client.CloseIdleConnections)
 			before := served.Load()
@@ -137,8 +137,8 @@ func TestFleetOvershootIsBounded(t *testing.T) {
 			took := make([]time.Duration, trackers)
 			trs := make([]*usage.Tracker, trackers)
 			for i := range trackers {
-				tr, g := newTrackerAndGuard(t, rdb, quota, usage.WithPrefix(prefix),
-					usage.WithFlushInterval(flush), usage.WithRefreshInterval(refresh))
+				tr, g := newTrackerAndGuard(t, rdb, quota, []usage.Option{usage.WithPrefix(prefix), usage.WithFlushInterval(flush)},
+					usage.WithRefreshInterval(refresh))
 				trs[i] = tr
 				client := providers.WrapClient(nil, tr, usage.Exa, providers.WithGuard(g))
 				t.Cleanup(client.CloseIdleConnections)
@@ -198,7 +198,7 @@ func TestGuardRefusesClaudeOnceATokenQuotaIsSpent(t *testing.T) {
 	tr, g := newTrackerAndGuard(t, miniredisClient(t), map[usage.Provider]usage.Quota{
 		usage.Claude:             {Limit: 1000},
 		usage.ClaudeOutputTokens: {Limit: 1000},
-	}, usage.WithFlushInterval(time.Hour))
+	}, []usage.Option{usage.WithFlushInterval(time.Hour)})
 	claude := providers.WrapClient(nil, tr, usage.Claude, providers.WithClaudeTokens(tr), providers.WithGuard(g))
 	t.Cleanup(claude.CloseIdleConnections)
 	var errs []error

@@ -51,7 +51,7 @@ func TestDecoratorMetrics(t *testing.T) {
 	dead := deadAddr(t)
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	tr, g := newTrackerAndGuard(t, miniredisClient(t), map[usage.Provider]usage.Quota{usage.Apollo: {Limit: 1}}, usage.WithFlushInterval(time.Hour))
+	tr, g := newTrackerAndGuard(t, miniredisClient(t), map[usage.Provider]usage.Quota{usage.Apollo: {Limit: 1}}, []usage.Option{usage.WithFlushInterval(time.Hour)})
 	opts := []providers.Option{providers.WithMeterProvider(mp), providers.WithLatencySampling(1), providers.WithGuard(g)}
 	exa := providers.WrapClient(nil, tr, usage.Exa, opts...)
 	byHost := &http.Client{Transport: providers.ByHost(nil, tr, map[string]usage.Provider{

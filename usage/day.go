@@ -37,10 +37,10 @@ type dayState struct {
 }
 
 // today returns the UTC day of a call made now.
-func (t *Tracker) today() day {
-	s := t.day.Load()
+func (c *counts) today() day {
+	s := c.day.Load()
 	if s.precise {
-		return dayOf(t.cfg.clock())
+		return dayOf(c.clock())
 	}
 	return s.d
 }
@@ -48,15 +48,15 @@ func (t *Tracker) today() day {
 // syncDay sets the day state from the clock and returns how long it stays
 // right. The flusher goroutine calls it on a timer and on every tick, so a
 // stepped wall clock is noticed within one flush interval.
-func (t *Tracker) syncDay() time.Duration {
-	now := t.cfg.clock()
+func (c *counts) syncDay() time.Duration {
+	now := c.clock()
 	d := dayOf(now)
 	start := d.time()
 	end := start.Add(24 * time.Hour)
 	s := dayState{d: d, precise: true}
 	var next time.Duration
 	switch {
-	case t.cfg.customClock:
+	case c.custom:
 		next = time.Hour // precise anyway; nothing to switch
 	case now.Sub(start) < dayWindow:
 		next = start.Add(dayWindow).Sub(now)
@@ -66,8 +66,8 @@ func (t *Tracker) syncDay() time.Duration {
 		s.precise = false
 		next = end.Add(-dayWindow).Sub(now)
 	}
-	if cur := t.day.Load(); cur == nil || *cur != s {
-		t.day.Store(&s)
+	if cur := c.day.Load(); cur == nil || *cur != s {
+		c.day.Store(&s)
 	}
 	return next
 }

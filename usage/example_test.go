@@ -132,7 +132,7 @@ func ExampleTracker_Add() {
 	// api_usage:claude:2026-11-26 = 1
 	// api_usage:claude_input_tokens:2026-11-26 = 1200
 	// api_usage:claude_output_tokens:2026-11-26 = 350
-	// tracked=1551 flushed=1551 pending=0 dropped=0
+	// tracked=1 flushed=1 pending=0 dropped=0; tokens: tracked=1550 flushed=1550 pending=0 dropped=0
 }
 
 func ExampleNewGuard() {

@@ -6,11 +6,12 @@ package usage
 // two things: what Redis held at the guard's last refresh, and what this
 // tracker counted since, which it reads from its own cells without locking.
 //
-// A refresh holds the tracker's write semaphore (t.sem), so no round of this
-// tracker changes Redis while it reads; under t.mu it sums the units of the
-// period that this tracker has not had confirmed (P) and reads the count of
-// the provider's newest cell (c0); then it reads the period's counters (V)
-// in one pipeline. Units this tracker had confirmed are in V; units pending are
+// A refresh holds the tracker's round lock, so no round of this tracker
+// changes Redis while it reads; at one instant it takes the units of the
+// period that this tracker has not had confirmed (P) and the count of the
+// provider's newest cell (c0), through the tracker's seam
+// (writer.withRoundsHeld); then it reads the period's counters (V) in one
+// pipeline. Units this tracker had confirmed are in V; units pending are
 // in P; units counted since are in the cell's growth. So
 //
 //	used(now) = V + P - c0 + cell(now)      (base = V + P - c0)
@@ -79,16 +80,15 @@ type Alert struct {
 // A Guard is safe for concurrent use. The zero value is not usable; use
 // [NewGuard], and [Guard.Close] it to stop its goroutine.
 type Guard struct {
-	t          *Tracker
-	budgets    map[Provider]*budget
-	every      time.Duration
-	thresholds []float64
-	onAlert    func(Alert)
-	reader     *Reader
-	cancel     context.CancelFunc
-	done       chan struct{}
-	refreshMu  sync.Mutex // one refresh at a time; protects every budget's fired
-	claimID    string     // the value of this guard's alert claims: its tracker's id and its own
+	t         *Tracker
+	budgets   map[Provider]*budget
+	list      []*budget // the budgets, by provider
+	cfg       guardConfig
+	reader    *Reader
+	cancel    context.CancelFunc
+	done      chan struct{}
+	refreshMu sync.Mutex // one refresh at a time; protects every budget's fired
+	claimID   string     // the value of this guard's alert claims: its tracker's id and its own
 }
 
 // A budget is one provider's quota and the guard's view of its use.
@@ -105,14 +105,22 @@ type budgetState struct {
 	start, end day       // the period, [start, end)
 	resets     time.Time // end as a time
 	base       int64     // V + P - c0; see the top of this file
-	cur        *slot     // the live cell read as c0, or nil
+	cur        *cell     // the live cell read as c0, or nil
+}
+
+// stateAt returns the state of q's period that contains now, with nothing
+// learned yet.
+func (q Quota) stateAt(now time.Time) budgetState {
+	start, end := q.period(now)
+	return budgetState{start: dayOf(start), end: dayOf(end), resets: end}
 }
 
 // NewGuard returns a Guard of t's providers with the given quotas, which may
 // name any counter, calls or amounts such as [ClaudeOutputTokens]. It starts
 // a refresh at once, in the background; until it completes the guard knows
-// only this tracker's counts. It honours [WithRefreshInterval] and
-// [WithAlert]; the tracker's prefix, clock and Redis client are its own.
+// only this tracker's counts. The tracker's prefix, clock and Redis client
+// are its own. A nil tracker, an invalid provider or quota, or an alert
+// threshold outside (0, 1] is an error.
 //
 // Across a fleet of trackers sharing one Redis, each refusing on its own
 // view, the total can pass a quota by at most what the other trackers count
@@ -127,21 +135,25 @@ type budgetState struct {
 // refresh reads again. A refresh waits for a flush round that could not
 // start, so a short refresh interval never keeps this tracker's counts from
 // the fleet.
-func NewGuard(t *Tracker, quotas map[Provider]Quota, opts ...Option) (*Guard, error) {
+func NewGuard(t *Tracker, quotas map[Provider]Quota, opts ...GuardOption) (*Guard, error) {
 	if t == nil {
 		return nil, errors.New("usage: guard: nil Tracker")
 	}
-	cfg := newConfig(opts)
-	g := &Guard{
-		t:          t,
-		budgets:    make(map[Provider]*budget, len(quotas)),
-		every:      cfg.refreshInterval,
-		thresholds: cfg.thresholds,
-		onAlert:    cfg.onAlert,
-		reader:     &Reader{rdb: t.rdb, rdbErr: t.rdbErr, cfg: t.cfg},
-		done:       make(chan struct{}),
-		claimID:    t.id + ":" + newTrackerID(),
+	cfg := newGuardConfig(opts)
+	for _, th := range cfg.thresholds {
+		if !(th > 0 && th <= 1) {
+			return nil, fmt.Errorf("usage: guard: alert threshold %v is not in (0, 1]", th)
+		}
 	}
+	g := &Guard{
+		t:       t,
+		budgets: make(map[Provider]*budget, len(quotas)),
+		cfg:     cfg,
+		reader:  &Reader{rdb: t.w.rdb, rdbErr: t.core.noClient, cfg: t.cfg},
+		done:    make(chan struct{}),
+		claimID: t.w.id + ":" + newTrackerID(),
+	}
+	now := t.cfg.clock()
 	for _, p := range slices.Sorted(maps.Keys(quotas)) {
 		q := quotas[p]
 		if err := p.Validate(); err != nil {
@@ -151,9 +163,10 @@ func NewGuard(t *Tracker, quotas map[Provider]Quota, opts ...Option) (*Guard, er
 			return nil, fmt.Errorf("usage: guard %s: %w", p, err)
 		}
 		b := &budget{p: p, q: q, e: t.Meter(p).e, fired: map[string]bool{}}
-		start, end := q.period(t.cfg.clock())
-		b.state.Store(&budgetState{start: dayOf(start), end: dayOf(end), resets: end})
+		st := q.stateAt(now)
+		b.state.Store(&st)
 		g.budgets[p] = b
+		g.list = append(g.list, b)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
@@ -173,7 +186,7 @@ func (g *Guard) Allow(p Provider) error {
 	if b == nil {
 		return nil
 	}
-	d := g.t.today()
+	d := g.t.core.today()
 	used := b.used(d)
 	if used < b.q.Limit {
 		return nil
@@ -191,7 +204,7 @@ func (g *Guard) Used(p Provider) (int64, bool) {
 	if g == nil || g.budgets[p] == nil {
 		return 0, false
 	}
-	return g.budgets[p].used(g.t.today()), true
+	return g.budgets[p].used(g.t.core.today()), true
 }
 
 // used returns the estimate on day d; see the top of this file.
@@ -202,16 +215,16 @@ func (b *budget) used(d day) int64 {
 		// A new period began since the last refresh: only this tracker's
 		// calls of today are known.
 		if c != nil && c.k.d == d {
-			return c.n.Load() &^ retiredBit
+			return c.count()
 		}
 		return 0
 	}
 	n := st.base
 	if st.cur != nil {
-		n += st.cur.n.Load() &^ retiredBit
+		n += st.cur.count()
 	}
 	if c != nil && c != st.cur && c.k.d >= st.start && c.k.d < st.end {
-		n += c.n.Load() &^ retiredBit // a cell begun since the refresh
+		n += c.count() // a cell begun since the refresh
 	}
 	return n
 }
@@ -243,8 +256,8 @@ func (g *Guard) Close(ctx context.Context) error {
 
 // run refreshes every interval, counted from the end of the last refresh,
 // so a refresh that takes longer than the interval still leaves the
-// tracker's write semaphore free between two. A flush round that found the
-// semaphore taken goes first: the refresh waits for the next interval.
+// tracker's round lock free between two. A flush round that found the lock
+// taken goes first: the refresh waits for the next interval.
 func (g *Guard) run(ctx context.Context) {
 	defer close(g.done)
 	wait := time.NewTimer(0)
@@ -255,104 +268,63 @@ func (g *Guard) run(ctx context.Context) {
 			return
 		case <-wait.C:
 		}
-		if !g.t.roundWanted.Load() {
-			rctx, cancel := context.WithTimeout(ctx, max(g.every, 5*time.Second))
+		if !g.t.w.roundWanted() {
+			rctx, cancel := context.WithTimeout(ctx, max(g.cfg.refreshInterval, 5*time.Second))
 			if err := g.Refresh(rctx); err != nil && ctx.Err() == nil {
 				g.t.report(err)
 			}
 			cancel()
 		}
-		wait.Reset(g.every)
+		wait.Reset(g.cfg.refreshInterval)
 	}
 }
 
 // refresh sets every budget's state from Redis and this tracker's counts, as
-// the top of this file says.
+// the top of this file says. A provider whose counters Redis answers with an
+// error (a key holding a hash, the server loading) keeps its last view; the
+// others go on.
 func (g *Guard) refresh(ctx context.Context) error {
-	if g.t.rdbErr != nil {
-		return g.t.rdbErr
-	}
-	select {
-	case g.t.sem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-g.t.sem }()
-
-	type plan struct {
-		b        *budget
-		st       budgetState
-		pending  int64
-		curCount int64
-		cmds     []*redis.StringCmd
+	if g.t.core.noClient != nil {
+		return g.t.core.noClient
 	}
 	now := g.t.cfg.clock()
-	plans := make([]plan, 0, len(g.budgets))
-	byProvider := make(map[Provider]*plan, len(g.budgets))
-	for _, b := range g.budgets {
-		start, end := b.q.period(now)
-		plans = append(plans, plan{b: b, st: budgetState{start: dayOf(start), end: dayOf(end), resets: end}})
+	states := make([]budgetState, len(g.list))
+	asks := make([]viewAsk, len(g.list))
+	spans := make([]span, len(g.list))
+	for i, b := range g.list {
+		states[i] = b.q.stateAt(now)
+		asks[i] = viewAsk{b.p, b.e, states[i].start, states[i].end}
+		spans[i] = span{b.p, states[i].start, min(states[i].end, dayOf(now)+1)}
 	}
-	for i := range plans {
-		byProvider[plans[i].b.p] = &plans[i]
-	}
-	g.t.mu.Lock()
-	for k, s := range g.t.slots {
-		if pl := byProvider[k.p]; pl != nil && k.d >= pl.st.start && k.d < pl.st.end {
-			pl.pending += s.pending()
-		}
-	}
-	for i := range plans {
-		pl := &plans[i]
-		// A retired cell is read too: what it held is in P or V, and what
-		// callers add to it after it retired is counted again elsewhere.
-		if c := pl.b.e.cur.Load(); c != nil && c.k.d >= pl.st.start && c.k.d < pl.st.end {
-			pl.st.cur, pl.curCount = c, c.n.Load()&^retiredBit
-		}
-	}
-	g.t.mu.Unlock()
-
-	_, err := g.t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i := range plans {
-			pl := &plans[i]
-			for d := pl.st.start; d < pl.st.end && d <= dayOf(now); d++ {
-				pl.cmds = append(pl.cmds, pipe.Get(ctx, key(g.t.cfg.prefix, pl.b.p, d)))
+	var keyErrs []error
+	err := g.t.w.withRoundsHeld(ctx, asks, func(views []view) error {
+		counts, errs, err := g.reader.readDays(ctx, spans)
+		for i, b := range g.list {
+			if err == nil && errs[i] != nil {
+				keyErrs = append(keyErrs, fmt.Errorf("usage: guard: %w", errs[i]))
 			}
+			if err != nil || errs[i] != nil {
+				continue
+			}
+			states[i].base = views[i].pending - views[i].curCount
+			for _, n := range counts[i] {
+				states[i].base += n
+			}
+			states[i].cur = views[i].cur
+			b.state.Store(&states[i])
 		}
-		return nil
+		return err
 	})
-	var reply redis.Error
-	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &reply) {
-		if isContextErr(err) && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("usage: guard: read the counters: %w", err)
+	if err != nil && !isContextErr(err) {
+		err = fmt.Errorf("usage: guard: read the counters: %w", err)
 	}
-	// A key Redis answers with an error (it holds a hash, the server is
-	// loading) leaves its provider with the last view; the others go on.
-	var errs []error
-plans:
-	for i := range plans {
-		pl := &plans[i]
-		var v int64
-		for _, c := range pl.cmds {
-			n, err := c.Int64()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				errs = append(errs, fmt.Errorf("usage: guard: key %s: %w", c.Args()[1], err))
-				continue plans
-			}
-			v += n
-		}
-		pl.st.base = v + pl.pending - pl.curCount
-		pl.b.state.Store(&pl.st)
-	}
-	return errors.Join(errs...)
+	return errors.Join(append([]error{err}, keyErrs...)...)
 }
 
 // alert fires, once per threshold and period across the fleet, the alerts
 // that the current estimates call for.
 func (g *Guard) alert(ctx context.Context) {
-	if g.onAlert == nil {
+	if g.cfg.onAlert == nil {
 		return
 	}
 	type claim struct {
@@ -363,11 +335,11 @@ func (g *Guard) alert(ctx context.Context) {
 		holder *redis.StringCmd
 	}
 	var claims []claim
-	today := g.t.today()
-	for _, b := range g.budgets {
+	today := g.t.core.today()
+	for _, b := range g.list {
 		st := b.state.Load()
 		used := b.used(today)
-		for _, th := range g.thresholds {
+		for _, th := range g.cfg.thresholds {
 			k := alertKey(g.t.cfg.prefix, b.p, st.start, th)
 			if !b.fired[k] && float64(used) >= th*float64(b.q.Limit) {
 				claims = append(claims, claim{b: b, th: th, key: k, st: st})
@@ -380,7 +352,7 @@ func (g *Guard) alert(ctx context.Context) {
 	// Each claim is SET NX, then read back: the claim is this guard's when
 	// it holds claimID, whether this SET NX won or one of an earlier refresh
 	// whose reply was lost did.
-	_, err := g.t.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+	_, err := g.reader.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i := range claims {
 			c := &claims[i]
 			ttl := c.st.resets.Sub(g.t.cfg.clock()) + 24*time.Hour
@@ -403,7 +375,7 @@ func (g *Guard) alert(ctx context.Context) {
 		}
 		a := Alert{Provider: c.b.p, Quota: c.b.q, Threshold: c.th, Used: c.b.used(today), Resets: c.st.resets}
 		a.Burn, a.BurnErr = g.reader.Burn(ctx, c.b.p, c.b.q)
-		g.onAlert(a)
+		g.cfg.onAlert(a)
 	}
 }
 

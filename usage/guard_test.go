@@ -3,6 +3,8 @@ package usage_test
 import (
 	"context"
 	"errors"
+	"math"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -13,9 +15,9 @@ import (
 )
 
 // newGuard returns a guard of tr, closed when t ends.
-func newGuard(t *testing.T, tr *usage.Tracker, quotas map[usage.Provider]usage.Quota, opts ...usage.Option) *usage.Guard {
+func newGuard(t *testing.T, tr *usage.Tracker, quotas map[usage.Provider]usage.Quota, opts ...usage.GuardOption) *usage.Guard {
 	t.Helper()
-	g, err := usage.NewGuard(tr, quotas, append([]usage.Option{usage.WithRefreshInterval(time.Hour)}, opts...)...)
+	g, err := usage.NewGuard(tr, quotas, append([]usage.GuardOption{usage.WithRefreshInterval(time.Hour)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +158,18 @@ func TestNewGuardRejectsBadQuotas(t *testing.T) {
 	}
 	if _, err := usage.NewGuard(nil, nil); err == nil {
 		t.Error("NewGuard(nil) succeeded")
+	}
+	for _, th := range []float64{0, -0.5, 1.01, 80, math.NaN()} {
+		_, err := usage.NewGuard(tr, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 1}}, usage.WithAlert(func(usage.Alert) {}, 0.8, th))
+		if err == nil || !strings.Contains(err.Error(), "threshold") {
+			t.Errorf("NewGuard with alert threshold %v = %v, want an error naming the threshold", th, err)
+		}
+	}
+	// Guard and tracker options are different types, so passing one where
+	// the other belongs does not compile rather than doing nothing.
+	trackerOpt, guardOpt := reflect.TypeFor[usage.Option](), reflect.TypeFor[usage.GuardOption]()
+	if trackerOpt.Implements(guardOpt) || guardOpt.Implements(trackerOpt) {
+		t.Error("usage.Option and usage.GuardOption are interchangeable")
 	}
 	var g *usage.Guard
 	if err := g.Allow(usage.Exa); err != nil {

@@ -23,27 +23,34 @@ func key(prefix string, p Provider, d day) string {
 	return prefix + ":" + string(p) + ":" + d.time().Format(dayLayout)
 }
 
-// markerKey names the key in which a tracker records the last of its batches
-// applied to key. The script reads and writes both in one step, so on Redis
-// Cluster they must share a slot, whatever braces the prefix holds:
+// hashKey returns the key of the hash that holds the fields of the counter
+// name for day d: "{api_usage}:name:2026-11-26". It is hash-tagged by the
+// prefix, so a SCAN of the counters' prefix never lists it.
+func hashKey(prefix string, name Provider, d day) string {
+	return "{" + prefix + "}:" + string(name) + ":" + d.time().Format(dayLayout)
+}
+
+// markerKey names the hash in which trackers record the last of their
+// writes applied to key, a field each. The script reads and writes both in
+// one step, so on Redis Cluster they must share a slot, whatever braces the
+// prefix holds:
 //
 //   - a key without braces hashes whole, so its marker makes the key its hash
-//     tag: "{api_usage:exa:2026-11-26}:applied:{id}";
+//     tag: "{api_usage:exa:2026-11-26}:applied";
 //   - a key with a hash tag ("{usage}:exa:...") hashes by the tag, and so does
-//     "applied:{usage}:exa:...:{id}", which cannot match a SCAN of the
-//     prefix;
+//     "applied:{usage}:exa:...", which cannot match a SCAN of the prefix;
 //   - a key that holds a '}' but no usable tag ("x}y:exa:...") hashes whole
 //     and cannot be a tag itself, so the marker's tag is a short string
 //     chosen to hash to the key's slot.
-func markerKey(key, id string) string {
+func markerKey(key string) string {
 	_, tagged := hashTag(key)
 	switch {
 	case tagged:
-		return "applied:" + key + ":" + id
+		return "applied:" + key
 	case !strings.Contains(key, "}"):
-		return "{" + key + "}:applied:" + id
+		return "{" + key + "}:applied"
 	default:
-		return "{" + slotTags()[clusterSlot(key)] + "}:applied:" + key + ":" + id
+		return "{" + slotTags()[clusterSlot(key)] + "}:applied:" + key
 	}
 }
 

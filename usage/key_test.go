@@ -36,7 +36,7 @@ var prefixShapes = []string{"api_usage", "{usage}", "a{b}c", "x}y", "{}x", "a{}b
 func TestMarkerSharesTheCounterSlot(t *testing.T) {
 	for _, prefix := range prefixShapes {
 		k := key(prefix, Exa, dayOf(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)))
-		m := markerKey(k, "0123456789abcdef")
+		m := markerKey(k)
 		if clusterSlot(m) != clusterSlot(k) {
 			t.Errorf("markerKey(%q) = %q: slot %d, want the counter's %d", k, m, clusterSlot(m), clusterSlot(k))
 		}
@@ -47,7 +47,7 @@ func TestMarkerSharesTheCounterSlot(t *testing.T) {
 			t.Errorf("markerKey(%q) = %q: a SCAN of the prefix would list it as a counter", k, m)
 		}
 	}
-	if got := markerKey("api_usage:exa:2026-11-26", "id"); got != "{api_usage:exa:2026-11-26}:applied:id" {
+	if got := markerKey("api_usage:exa:2026-11-26"); got != "{api_usage:exa:2026-11-26}:applied" {
 		t.Errorf("default marker = %q, want the README's form", got)
 	}
 }
@@ -68,7 +68,7 @@ func TestClusterSlotAgreesWithRedis(t *testing.T) {
 	defer cancel()
 	for _, prefix := range prefixShapes {
 		k := key(prefix, Claude, 20000)
-		for _, s := range []string{k, markerKey(k, "id")} {
+		for _, s := range []string{k, markerKey(k)} {
 			want, err := c.ClusterKeySlot(ctx, s).Result()
 			if err != nil {
 				t.Fatal(err)

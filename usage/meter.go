@@ -11,8 +11,8 @@ package usage
 // [Tracker.Meter]. Methods on a nil *Meter do nothing.
 type Meter struct {
 	t *Tracker
-	p Provider
-	e *entry // pinned in t's index, so it is never pruned
+	s series
+	e *entry // pinned, so it is never pruned
 }
 
 // Meter returns the tracker's Meter for p. Calls through a Meter of an
@@ -22,29 +22,26 @@ func (t *Tracker) Meter(p Provider) *Meter {
 	if t == nil {
 		return nil
 	}
-	m := &Meter{t: t, p: p, e: &entry{}}
-	if p.invalidAt() < 0 && t.rdbErr == nil {
-		t.mu.Lock()
-		m.e = t.entryLocked(p)
-		m.e.pinned = true
-		t.mu.Unlock()
+	return t.meter(series{p: p})
+}
+
+// meter returns a Meter of s.
+func (t *Tracker) meter(s series) *Meter {
+	m := &Meter{t: t, s: s, e: &entry{}}
+	if s.p.invalidAt() < 0 && t.core.noClient == nil {
+		m.e = t.core.pin(s)
 	}
 	return m
 }
 
 // Provider returns the provider m counts for.
-func (m *Meter) Provider() Provider { return m.p }
+func (m *Meter) Provider() Provider { return m.s.p }
 
 // Track counts one successful call, as [Tracker.Track] does.
 func (m *Meter) Track() {
-	if m == nil {
-		return
+	if m != nil {
+		m.t.core.addTo(m.e, m.s, 1)
 	}
-	d := m.t.today()
-	if s := m.e.cur.Load(); s != nil && s.k.d == d && s.n.Add(1) >= 0 {
-		return
-	}
-	m.t.addSlow(m.p, d, 1)
 }
 
 // Add adds n, as [Tracker.Add] does.
@@ -52,13 +49,9 @@ func (m *Meter) Add(n int64) {
 	if m == nil {
 		return
 	}
-	if n < 1 || n > MaxAdd {
-		m.t.Add(m.p, n) // drops it, and says why
+	if !validAmount(n) {
+		m.t.dropAmount(m.s, n)
 		return
 	}
-	d := m.t.today()
-	if s := m.e.cur.Load(); s != nil && s.k.d == d && s.n.Add(n) >= 0 {
-		return
-	}
-	m.t.addSlow(m.p, d, n)
+	m.t.core.addTo(m.e, m.s, n)
 }

@@ -29,16 +29,18 @@ func TestTrackerMetrics(t *testing.T) {
 	ctx := ctxTimeout(t, 10*time.Second)
 	type want struct {
 		tracked, flushed, pending, dropped, flushes, keyErrs, netErrs int64
+		tokens                                                        int64 // tracked in tokens
 		lag                                                           time.Duration
 	}
 	check := func(step string, w want) {
 		t.Helper()
 		c := testsupport.Collect(t, reader)
 		got := want{
-			tracked: c.Int64(t, "enrichmeter.usage.tracked", "{unit}"),
-			flushed: c.Int64(t, "enrichmeter.usage.flushed", "{unit}"),
-			pending: c.Int64(t, "enrichmeter.usage.pending", "{unit}"),
-			dropped: c.Int64(t, "enrichmeter.usage.dropped", "{unit}", "enrichmeter.drop.reason", "invalid_provider"),
+			tracked: c.Int64(t, "enrichmeter.usage.tracked", "{unit}", "enrichmeter.unit", "call"),
+			flushed: c.Int64(t, "enrichmeter.usage.flushed", "{unit}", "enrichmeter.unit", "call"),
+			pending: c.Int64(t, "enrichmeter.usage.pending", "{unit}", "enrichmeter.unit", "call"),
+			dropped: c.Int64(t, "enrichmeter.usage.dropped", "{unit}", "enrichmeter.drop.reason", "invalid_provider", "enrichmeter.unit", "call"),
+			tokens:  c.Int64(t, "enrichmeter.usage.tracked", "{unit}", "enrichmeter.unit", "token"),
 			flushes: c.Int64(t, "enrichmeter.usage.flushes", "{flush}"),
 			keyErrs: c.Int64(t, "enrichmeter.usage.flush.errors", "{error}", "error.type", "key"),
 			netErrs: c.Int64(t, "enrichmeter.usage.flush.errors", "{error}", "error.type", "network"),
@@ -64,11 +66,12 @@ func TestTrackerMetrics(t *testing.T) {
 		tr.Track(usage.Exa)
 	}
 	tr.Track("Not Valid")
-	check("tracked", want{tracked: 11, pending: 10, dropped: 1})
+	tr.Add(usage.ClaudeOutputTokens, 300) // tokens are never added to calls
+	check("tracked", want{tracked: 11, pending: 10, dropped: 1, tokens: 300})
 	if err := tr.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	check("flushed", want{tracked: 11, flushed: 10, dropped: 1, flushes: 1})
+	check("flushed", want{tracked: 11, flushed: 10, dropped: 1, flushes: 1, tokens: 300})
 
 	if err := rdb.Set(ctx, usage.Key(usage.Apollo, noon), "n/a", 0).Err(); err != nil {
 		t.Fatal(err)
@@ -77,7 +80,7 @@ func TestTrackerMetrics(t *testing.T) {
 	if err := tr.Flush(ctx); err == nil {
 		t.Fatal("Flush of a bad key returned nil")
 	}
-	check("a bad key", want{tracked: 12, flushed: 10, pending: 1, dropped: 1, flushes: 2, keyErrs: 1})
+	check("a bad key", want{tracked: 12, flushed: 10, pending: 1, dropped: 1, flushes: 2, keyErrs: 1, tokens: 300})
 
 	proxy.SetDown(true)
 	for range 5 {
@@ -87,7 +90,7 @@ func TestTrackerMetrics(t *testing.T) {
 		t.Fatal("Flush with Redis down returned nil")
 	}
 	clock.Set(noon.Add(30 * time.Second))
-	check("Redis down", want{tracked: 17, flushed: 10, pending: 6, dropped: 1, flushes: 3, keyErrs: 1, netErrs: 1, lag: 30 * time.Second})
+	check("Redis down", want{tracked: 17, flushed: 10, pending: 6, dropped: 1, flushes: 3, keyErrs: 1, netErrs: 1, tokens: 300, lag: 30 * time.Second})
 
 	proxy.SetDown(false)
 	if err := rdb.Del(ctx, usage.Key(usage.Apollo, noon)).Err(); err != nil {
@@ -96,7 +99,7 @@ func TestTrackerMetrics(t *testing.T) {
 	if err := tr.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	check("Redis back", want{tracked: 17, flushed: 16, dropped: 1, flushes: 4, keyErrs: 1, netErrs: 1})
+	check("Redis back", want{tracked: 17, flushed: 16, dropped: 1, flushes: 4, keyErrs: 1, netErrs: 1, tokens: 300})
 }
 
 func TestTrackerMetricsThroughPrometheus(t *testing.T) {
@@ -113,7 +116,7 @@ func TestTrackerMetricsThroughPrometheus(t *testing.T) {
 		"enrichmeter_usage_tracked_total{",
 		"enrichmeter_usage_flushed_total{",
 		"enrichmeter_usage_pending{",
-		`enrichmeter_usage_dropped_total{enrichmeter_drop_reason="invalid_provider"`,
+		`enrichmeter_usage_dropped_total{enrichmeter_drop_reason="invalid_provider",enrichmeter_unit="call"`,
 		"enrichmeter_usage_flushes_total{",
 		"enrichmeter_usage_flush_duration_seconds_bucket{",
 		"enrichmeter_usage_lag_seconds{",

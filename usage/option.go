@@ -2,6 +2,7 @@ package usage
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -15,8 +16,8 @@ const (
 	MinFlushInterval     = time.Millisecond
 )
 
-// An Option configures a [Tracker], a [Reader] or a [Guard]. Options that do
-// not apply to the value being built are ignored.
+// An Option configures a [Tracker] or a [Reader]. A Reader ignores the
+// options that only a Tracker uses. A [Guard] takes a [GuardOption].
 type Option interface {
 	apply(*config)
 }
@@ -36,11 +37,6 @@ type config struct {
 	maxKeys       int
 
 	meterProvider metric.MeterProvider
-
-	// Guard settings.
-	refreshInterval time.Duration
-	thresholds      []float64
-	onAlert         func(Alert)
 }
 
 func newConfig(opts []Option) config {
@@ -50,9 +46,6 @@ func newConfig(opts []Option) config {
 		flushInterval: DefaultFlushInterval,
 		clock:         time.Now,
 		maxKeys:       DefaultMaxKeys,
-
-		refreshInterval: DefaultRefreshInterval,
-		thresholds:      DefaultThresholds,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -153,40 +146,6 @@ func WithMaxKeys(n int) Option {
 	})
 }
 
-// WithRefreshInterval sets how often a [Guard] reads the fleet's counts from
-// Redis, in one pipelined round trip. The default is
-// [DefaultRefreshInterval], one second; a non-positive d keeps the default,
-// and an interval under [MinFlushInterval] is raised to it.
-func WithRefreshInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d > 0 {
-			c.refreshInterval = max(d, MinFlushInterval)
-		}
-	})
-}
-
-// WithAlert makes a [Guard] call fire when a provider's use crosses each of
-// thresholds, shares of its quota such as 0.8 for 80 %: once per threshold
-// per period across every process sharing the Redis. With no thresholds it
-// uses [DefaultThresholds]. The default is no alerts; a nil fire keeps it.
-// Thresholds outside (0, 10] are ignored.
-func WithAlert(fire func(Alert), thresholds ...float64) Option {
-	return optionFunc(func(c *config) {
-		if fire == nil {
-			return
-		}
-		c.onAlert = fire
-		if len(thresholds) > 0 {
-			c.thresholds = nil
-			for _, th := range thresholds {
-				if th > 0 && th <= 10 {
-					c.thresholds = append(c.thresholds, th)
-				}
-			}
-		}
-	})
-}
-
 // WithMeterProvider makes a [Tracker] report its own health as
 // OpenTelemetry metrics through mp: units tracked, flushed, pending and
 // dropped, flushes and their errors by kind, how long flushes take, and the
@@ -199,6 +158,61 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) {
 		if mp != nil {
 			c.meterProvider = mp
+		}
+	})
+}
+
+// A GuardOption configures a [Guard].
+type GuardOption interface {
+	applyGuard(*guardConfig)
+}
+
+type guardOptionFunc func(*guardConfig)
+
+func (f guardOptionFunc) applyGuard(c *guardConfig) { f(c) }
+
+// guardConfig holds a Guard's settings; newGuardConfig sets the defaults.
+type guardConfig struct {
+	refreshInterval time.Duration
+	thresholds      []float64
+	onAlert         func(Alert)
+}
+
+func newGuardConfig(opts []GuardOption) guardConfig {
+	c := guardConfig{refreshInterval: DefaultRefreshInterval, thresholds: DefaultThresholds}
+	for _, o := range opts {
+		if o != nil {
+			o.applyGuard(&c)
+		}
+	}
+	return c
+}
+
+// WithRefreshInterval sets how often a [Guard] reads the fleet's counts from
+// Redis, in one pipelined round trip. The default is
+// [DefaultRefreshInterval], one second; a non-positive d keeps the default,
+// and an interval under [MinFlushInterval] is raised to it.
+func WithRefreshInterval(d time.Duration) GuardOption {
+	return guardOptionFunc(func(c *guardConfig) {
+		if d > 0 {
+			c.refreshInterval = max(d, MinFlushInterval)
+		}
+	})
+}
+
+// WithAlert makes a [Guard] call fire when a provider's use crosses each of
+// thresholds, shares of its quota in (0, 1] such as 0.8 for 80 %: once per
+// threshold per period across every process sharing the Redis. With no
+// thresholds it uses [DefaultThresholds]; a threshold outside (0, 1] makes
+// [NewGuard] return an error. The default is no alerts; a nil fire keeps it.
+func WithAlert(fire func(Alert), thresholds ...float64) GuardOption {
+	return guardOptionFunc(func(c *guardConfig) {
+		if fire == nil {
+			return
+		}
+		c.onAlert = fire
+		if len(thresholds) > 0 {
+			c.thresholds = slices.Clone(thresholds)
 		}
 	})
 }

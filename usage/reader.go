@@ -56,30 +56,62 @@ func (r *Reader) Daily(ctx context.Context, p Provider, from, to time.Time) ([]D
 	if n > maxDays {
 		return nil, fmt.Errorf("usage: daily %s: %d days asked, at most %d", p, n, maxDays)
 	}
-	cmds := make([]*redis.StringCmd, n)
+	counts, keyErrs, err := r.readDays(ctx, []span{{p, first, last + 1}})
+	switch {
+	case isContextErr(err) && ctx.Err() != nil:
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("usage: daily %s: read %d keys: %w", p, n, err)
+	case keyErrs[0] != nil:
+		return nil, fmt.Errorf("usage: daily %s: %w", p, keyErrs[0])
+	}
+	out := make([]DayCount, n)
+	for i, c := range counts[0] {
+		out[i] = DayCount{Day: (first + day(i)).time(), Count: c}
+	}
+	return out, nil
+}
+
+// A span is a counter's days [from, to).
+type span struct {
+	p        Provider
+	from, to day
+}
+
+// readDays reads the daily counts of spans in one pipelined round trip, so
+// it works on Redis Cluster, where the days' keys live in different slots:
+// for each span, its days' counts (zero for a day without a key), or the
+// error of the first of its keys that Redis answered with an error, naming
+// the key. An error of the round trip itself is returned, ctx.Err() when
+// ctx ended.
+func (r *Reader) readDays(ctx context.Context, spans []span) ([][]int64, []error, error) {
+	cmds := make([][]*redis.StringCmd, len(spans))
 	_, err := r.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i := range cmds {
-			cmds[i] = pipe.Get(ctx, key(r.cfg.prefix, p, first+day(i)))
+		for i, s := range spans {
+			for d := s.from; d < s.to; d++ {
+				cmds[i] = append(cmds[i], pipe.Get(ctx, key(r.cfg.prefix, s.p, d)))
+			}
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	var reply redis.Error
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &reply) {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
+			return nil, nil, ctxErr
 		}
-		return nil, fmt.Errorf("usage: daily %s: read %d keys: %w", p, n, err)
+		return nil, nil, err
 	}
-	out := make([]DayCount, n)
-	for i, c := range cmds {
-		out[i].Day = (first + day(i)).time()
-		v, err := c.Int64()
-		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			return nil, fmt.Errorf("usage: daily %s: key %s: %w", p, c.Args()[1], err)
-		default:
-			out[i].Count = v
+	counts, errs := make([][]int64, len(spans)), make([]error, len(spans))
+	for i := range spans {
+		counts[i] = make([]int64, len(cmds[i]))
+		for j, c := range cmds[i] {
+			v, err := c.Int64()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				errs[i] = fmt.Errorf("key %s: %w", c.Args()[1], err)
+				break
+			}
+			counts[i][j] = v
 		}
 	}
-	return out, nil
+	return counts, errs, nil
 }

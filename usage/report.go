@@ -39,20 +39,10 @@ func (t *Tracker) reporter(stop <-chan struct{}) {
 	}
 }
 
-// drop counts n units dropped for reason r, and keeps the reason's error for
-// the flusher to report, building it only when none is waiting.
-func (t *Tracker) drop(r dropReason, n int64, reason func() error) {
-	t.dropped[r].Add(max(n, 0))
-	if t.dropErr.Load() == nil {
-		err := reason()
-		t.dropErr.CompareAndSwap(nil, &err)
-	}
-}
-
 // reportDrops reports the first drop since the last report.
 func (t *Tracker) reportDrops() {
-	if p := t.dropErr.Swap(nil); p != nil {
-		t.report(fmt.Errorf("usage: dropped a call: %w", *p))
+	if err := t.core.takeDropErr(); err != nil {
+		t.report(fmt.Errorf("usage: dropped a call: %w", err))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -57,15 +58,29 @@ return 1
 // I/O and never blocks for long. Reports of an invalid provider, or with a
 // zero At, are ignored.
 func (t *Tracker) SetReported(p Provider, r Reported) {
-	if t == nil || r.At.IsZero() || p.invalidAt() >= 0 || t.rdbErr != nil {
+	if t == nil || r.At.IsZero() || p.invalidAt() >= 0 || t.core.noClient != nil {
 		return
 	}
-	t.repMu.Lock()
-	defer t.repMu.Unlock()
-	if t.reported == nil {
-		t.reported = make(map[Provider]Reported)
-	}
-	t.reported[p] = r
+	t.reports.set(p, r)
+}
+
+// reports holds the quotas providers reported until a round writes them: a
+// part of every round (see roundPart).
+type reports struct {
+	prefix  string
+	mu      sync.Mutex // protects waiting
+	waiting map[Provider]Reported
+	sending []reportWrite // the running round's; only the round touches it
+}
+
+func newReports(prefix string) *reports {
+	return &reports{prefix: prefix, waiting: make(map[Provider]Reported)}
+}
+
+func (rs *reports) set(p Provider, r Reported) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.waiting[p] = r
 }
 
 // A reportWrite is a report being written in a round.
@@ -75,28 +90,41 @@ type reportWrite struct {
 	key string
 }
 
-// takeReports returns the reports not yet written.
-func (t *Tracker) takeReports() []reportWrite {
-	t.repMu.Lock()
-	defer t.repMu.Unlock()
-	var out []reportWrite
-	for p, r := range t.reported {
-		out = append(out, reportWrite{p, r, reportedKey(t.cfg.prefix, p)})
+// calls takes the reports not yet written, each replacing its hash in one
+// step.
+func (rs *reports) calls() []scriptCall {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.sending = rs.sending[:0]
+	var calls []scriptCall
+	for p, r := range rs.waiting {
+		w := reportWrite{p, r, reportedKey(rs.prefix, p)}
+		rs.sending = append(rs.sending, w)
+		calls = append(calls, scriptCall{script: replaceHashScript, keys: []string{w.key}, args: w.args()})
 	}
-	clear(t.reported)
-	return out
+	clear(rs.waiting)
+	return calls
 }
 
-// putBackReport keeps w to write again, unless a newer report came.
-func (t *Tracker) putBackReport(w reportWrite) {
-	t.repMu.Lock()
-	defer t.repMu.Unlock()
-	if _, newer := t.reported[w.p]; !newer {
-		if t.reported == nil {
-			t.reported = make(map[Provider]Reported)
+// replies keeps each report whose write failed for the next round, unless
+// a newer report came meanwhile.
+func (rs *reports) replies(calls []scriptCall) (refused []error, lost error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for i, w := range rs.sending {
+		switch err := calls[i].cmd.Err(); {
+		case err == nil:
+			continue
+		case refusesKey(err):
+			refused = append(refused, &KeyError{Key: w.key, Err: err})
+		default:
+			lost = err
 		}
-		t.reported[w.p] = w.r
+		if _, newer := rs.waiting[w.p]; !newer {
+			rs.waiting[w.p] = w.r
+		}
 	}
+	return refused, lost
 }
 
 // args returns the script's arguments for w: the TTL, then field-value

@@ -233,6 +233,52 @@ func TestTrackLostRepliesAreNotCountedTwice(t *testing.T) {
 	})
 }
 
+// TestALostReplyStaysAppliedOnceForTheCountersLife loses the reply of an
+// applied write and sends it again only after Redis was away for a month:
+// the marker that says it was applied lives as long as the counter, so it is
+// not applied twice. On real servers, where time cannot be moved, the
+// marker's TTL is checked to be the counter's.
+func TestALostReplyStaysAppliedOnceForTheCountersLife(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		p, tr := newProxiedTracker(t, b, proxyOptions{readTimeout: 100 * time.Millisecond, maxRetries: -1})
+		ctx := ctxTimeout(t, 20*time.Second)
+		key := b.keyFor(usage.Exa, noon)
+		tr.Track(usage.Exa)
+		if err := tr.Flush(ctx); err != nil { // loads the script
+			t.Fatal(err)
+		}
+		for range 39 {
+			tr.Track(usage.Exa)
+		}
+		p.each(func(x *testsupport.Proxy) { x.DropReplies(true) })
+		if err := tr.Flush(ctx); err == nil {
+			t.Fatal("Flush without replies returned nil")
+		}
+		if got := get(t, b.rdb, key); got != 40 {
+			t.Fatalf("after a lost reply Redis holds %d, want 40", got)
+		}
+		marker := "{" + key + "}:applied"
+		counterTTL, markerTTL := b.rdb.PTTL(ctx, key).Val(), b.rdb.PTTL(ctx, marker).Val()
+		if d := counterTTL - markerTTL; d < -time.Second || d > time.Second {
+			t.Errorf("marker %s lives %v, the counter %v: want the same", marker, markerTTL, counterTTL)
+		}
+		if b.mr != nil {
+			b.mr.FastForward(30 * 24 * time.Hour)
+		}
+		p.each(func(x *testsupport.Proxy) {
+			x.DropReplies(false)
+			x.CutConnections()
+		})
+		if err := tr.Flush(ctx); err != nil {
+			t.Fatalf("Flush with replies back: %v", err)
+		}
+		if got := get(t, b.rdb, key); got != 40 {
+			t.Errorf("Redis holds %d after the resend, want 40: applied once", got)
+		}
+		checkStats(t, tr, usage.Stats{Tracked: 40, Flushed: 40})
+	})
+}
+
 func TestTrackDoesNotWaitForHungRedis(t *testing.T) {
 	addr, stop := testsupport.Hang(t)
 	// No read timeout, and the client ignores context deadlines: a write to
@@ -419,7 +465,7 @@ func TestUnusableClientsDropAndSayWhy(t *testing.T) {
 			if err := tr.Close(ctxTimeout(t, time.Second)); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Close = %v, want an error with %q", err, c.want)
 			}
-			checkStats(t, tr, usage.Stats{Tracked: 41, Dropped: 41})
+			checkStats(t, tr, usage.Stats{Tracked: 1, Dropped: 1, Tokens: usage.Units{Tracked: 40, Dropped: 40}})
 			_, err := usage.NewReader(c.rdb).Daily(context.Background(), usage.Exa, noon, noon)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Daily = %v, want an error with %q", err, c.want)
