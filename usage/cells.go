@@ -429,6 +429,23 @@ func (c *counts) lastDrainTime() time.Time {
 	return c.lastDrain
 }
 
+// A viewAsk names a plain counter, an entry of it, and the days [from, to)
+// whose view a Guard wants.
+type viewAsk struct {
+	p        Provider
+	e        *entry
+	from, to day
+}
+
+// A view is one counter's part in this tracker over some days, taken with
+// no round running: the units Redis has not confirmed, and the newest cell
+// of those days with its count then.
+type view struct {
+	pending  int64
+	cur      *cell
+	curCount int64
+}
+
 // views adds to each view the units of its counter counted on the days
 // asked and not yet drained, and sets its newest cell of those days, read
 // through the entry asked, with that cell's count, all at one instant.
@@ -467,4 +484,54 @@ func (c *counts) takeDropErr() error {
 		return *p
 	}
 	return nil
+}
+
+// dayWindow is how long before and after each UTC midnight a tracker with the
+// default clock reads the clock on every call.
+const dayWindow = 2 * time.Second
+
+// dayState tells Track which UTC day a call made now falls in. Reading the
+// clock costs more than the rest of Track on some machines, so with the
+// default clock Track reads the day from here and reads the clock only near
+// midnight, where the flusher goroutine switches it to precise; a tracker
+// with a clock from WithClock is always precise, so tests can pin any time.
+type dayState struct {
+	d       day
+	precise bool // read the clock on every call
+}
+
+// today returns the UTC day of a call made now.
+func (c *counts) today() day {
+	s := c.day.Load()
+	if s.precise {
+		return dayOf(c.clock())
+	}
+	return s.d
+}
+
+// syncDay sets the day state from the clock and returns how long it stays
+// right. The flusher goroutine calls it on a timer and on every tick, so a
+// stepped wall clock is noticed within one flush interval.
+func (c *counts) syncDay() time.Duration {
+	now := c.clock()
+	d := dayOf(now)
+	start := d.time()
+	end := start.Add(24 * time.Hour)
+	s := dayState{d: d, precise: true}
+	var next time.Duration
+	switch {
+	case c.custom:
+		next = time.Hour // precise anyway; nothing to switch
+	case now.Sub(start) < dayWindow:
+		next = start.Add(dayWindow).Sub(now)
+	case end.Sub(now) <= dayWindow:
+		next = end.Add(dayWindow).Sub(now)
+	default:
+		s.precise = false
+		next = end.Add(-dayWindow).Sub(now)
+	}
+	if cur := c.day.Load(); cur == nil || *cur != s {
+		c.day.Store(&s)
+	}
+	return next
 }

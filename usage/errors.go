@@ -1,8 +1,10 @@
 package usage
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -96,3 +98,30 @@ const (
 	dropNoClient
 	numDropReasons
 )
+
+// Kinds of flush errors, the values of error.type.
+const (
+	errKey = iota
+	errNetwork
+	errTimeout
+	numErrKinds
+)
+
+// errKindOf sorts an error of a round's write.
+func errKindOf(err error) int {
+	var ke *KeyError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ke):
+		return errKey
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return errTimeout
+	default:
+		return errNetwork
+	}
+}
+
+// isContextErr reports whether err is a context's cancellation or deadline.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -36,41 +36,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultRefreshInterval is how often a [Guard] reads the fleet's counts
-// unless [WithRefreshInterval] says otherwise.
-const DefaultRefreshInterval = time.Second
-
-// DefaultThresholds are the shares of a quota at which a [Guard] fires its
-// alert unless [WithAlert] names others: 80 % and 100 %.
-var DefaultThresholds = []float64{0.8, 1}
-
-// A QuotaError is what [Guard.Allow] returns for a provider whose quota is
-// spent. Find it with [errors.As].
-type QuotaError struct {
-	Provider Provider
-	Quota    Quota
-	Used     int64     // the guard's estimate of the fleet's use this period
-	Resets   time.Time // when the period ends and the quota is whole again
-}
-
-func (e *QuotaError) Error() string {
-	return fmt.Sprintf("usage: %s quota spent: %d of %d this %s, resets %s",
-		e.Provider, e.Used, e.Quota.Limit, e.Quota.Period, e.Resets.Format(time.RFC3339))
-}
-
-// An Alert says that a provider's use crossed a threshold of its quota. A
-// [Guard] fires each threshold once per period across every process that
-// shares the Redis: the first to see it crossed claims it there.
-type Alert struct {
-	Provider  Provider
-	Quota     Quota
-	Threshold float64    // the share crossed, such as 0.8
-	Used      int64      // the guard's estimate when it fired
-	Resets    time.Time  // when the period ends
-	Burn      BurnReport // the provider's burn, as [Reader.Burn] reports it
-	BurnErr   error      // why Burn is empty, if reading it failed
-}
-
 // A Guard refuses calls to providers whose quota the fleet has spent, and
 // fires alerts when thresholds of a quota are crossed. [Guard.Allow] does no
 // I/O and allocates nothing when it allows: it adds what Redis held at the

@@ -3,7 +3,6 @@ package usage
 import (
 	"context"
 	"errors"
-	"net"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -36,29 +35,8 @@ var dropReasonNames = [numDropReasons]string{"invalid_provider", "bad_amount", "
 // reports.
 var unitNames = [...]string{classCalls: "call", classTokens: "token"}
 
-// Kinds of flush errors, the values of error.type.
-const (
-	errKey = iota
-	errNetwork
-	errTimeout
-	numErrKinds
-)
-
+// errKindNames are the values of error.type, by the kinds errKindOf sorts.
 var errKindNames = [numErrKinds]string{"key", "network", "timeout"}
-
-// errKindOf sorts an error of a round's write.
-func errKindOf(err error) int {
-	var ke *KeyError
-	var ne net.Error
-	switch {
-	case errors.As(err, &ke):
-		return errKey
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return errTimeout
-	default:
-		return errNetwork
-	}
-}
 
 // newMetrics makes a tracker's instruments and registers the callback that
 // observes them from snap, and returns the function that records each

@@ -2,7 +2,7 @@ package usage
 
 import (
 	"log/slog"
-	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -162,57 +162,18 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	})
 }
 
-// A GuardOption configures a [Guard].
-type GuardOption interface {
-	applyGuard(*guardConfig)
-}
-
-type guardOptionFunc func(*guardConfig)
-
-func (f guardOptionFunc) applyGuard(c *guardConfig) { f(c) }
-
-// guardConfig holds a Guard's settings; newGuardConfig sets the defaults.
-type guardConfig struct {
-	refreshInterval time.Duration
-	thresholds      []float64
-	onAlert         func(Alert)
-}
-
-func newGuardConfig(opts []GuardOption) guardConfig {
-	c := guardConfig{refreshInterval: DefaultRefreshInterval, thresholds: DefaultThresholds}
-	for _, o := range opts {
-		if o != nil {
-			o.applyGuard(&c)
-		}
-	}
-	return c
-}
-
-// WithRefreshInterval sets how often a [Guard] reads the fleet's counts from
-// Redis, in one pipelined round trip. The default is
-// [DefaultRefreshInterval], one second; a non-positive d keeps the default,
-// and an interval under [MinFlushInterval] is raised to it.
-func WithRefreshInterval(d time.Duration) GuardOption {
-	return guardOptionFunc(func(c *guardConfig) {
-		if d > 0 {
-			c.refreshInterval = max(d, MinFlushInterval)
-		}
-	})
-}
-
-// WithAlert makes a [Guard] call fire when a provider's use crosses each of
-// thresholds, shares of its quota in (0, 1] such as 0.8 for 80 %: once per
-// threshold per period across every process sharing the Redis. With no
-// thresholds it uses [DefaultThresholds]; a threshold outside (0, 1] makes
-// [NewGuard] return an error. The default is no alerts; a nil fire keeps it.
-func WithAlert(fire func(Alert), thresholds ...float64) GuardOption {
-	return guardOptionFunc(func(c *guardConfig) {
-		if fire == nil {
+// rateLimited returns an error handler that passes at most one error per
+// every to emit, with how many it left out since the last.
+func rateLimited(every time.Duration, now func() time.Time, emit func(err error, suppressed int64)) func(error) {
+	var last atomic.Int64 // unix nanoseconds of the last emitted error
+	var skipped atomic.Int64
+	return func(err error) {
+		t := now().UnixNano()
+		prev := last.Load()
+		if prev != 0 && t-prev < int64(every) || !last.CompareAndSwap(prev, t) {
+			skipped.Add(1)
 			return
 		}
-		c.onAlert = fire
-		if len(thresholds) > 0 {
-			c.thresholds = slices.Clone(thresholds)
-		}
-	})
+		emit(err, skipped.Swap(0))
+	}
 }

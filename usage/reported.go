@@ -52,18 +52,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 `)
 
-// SetReported keeps r as the latest quota p reported; the flusher writes it
-// to Redis at its next round, at most once per flush interval whatever the
-// number of reports, and the last write wins across the fleet. It does no
-// I/O and never blocks for long. Reports of an invalid provider, or with a
-// zero At, are ignored.
-func (t *Tracker) SetReported(p Provider, r Reported) {
-	if t == nil || r.At.IsZero() || p.invalidAt() >= 0 || t.core.noClient != nil {
-		return
-	}
-	t.reports.set(p, r)
-}
-
 // reports holds the quotas providers reported until a round writes them: a
 // part of every round (see roundPart).
 type reports struct {

@@ -44,6 +44,8 @@ package usage
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -212,6 +214,13 @@ type writer struct {
 	writeStart time.Time // when the running round's write began; zero when none runs
 	done       int64     // rounds that wrote, for the metrics
 	roundErrs  [numErrKinds]int64
+}
+
+// newTrackerID returns a random id, 16 hex digits.
+func newTrackerID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails on supported platforms
+	return hex.EncodeToString(b[:])
 }
 
 func newWriter(rdb Redis, core *counts, cfg *config) *writer {
@@ -495,10 +504,6 @@ func (w *writer) flush(ctx context.Context, retry bool) error {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
-}
-
-func isContextErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // waitErr returns the error of a Flush or Close that stopped waiting because

@@ -45,23 +45,6 @@ func (w *writer) snapshot() snapshot {
 	return s
 }
 
-// A viewAsk names a plain counter, an entry of it, and the days [from, to)
-// whose view a Guard wants.
-type viewAsk struct {
-	p        Provider
-	e        *entry
-	from, to day
-}
-
-// A view is one counter's part in this tracker over some days, taken with
-// no round running: the units Redis has not confirmed, and the newest cell
-// of those days with its count then.
-type view struct {
-	pending  int64
-	cur      *cell
-	curCount int64
-}
-
 // withRoundsHeld takes the round lock, waiting within ctx for a round that
 // runs, takes the view of every counter asked at one instant, and calls
 // read with them while it holds the lock, so no round of this tracker lands

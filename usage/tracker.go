@@ -2,8 +2,6 @@ package usage
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 )
@@ -28,7 +26,7 @@ type Tracker struct {
 	core    *counts  // the cells Track counts into
 	w       *writer  // writes what core counted to Redis
 	reports *reports // the quotas providers reported, written in w's rounds
-	errs    chan error
+	errs    *reporter
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the flusher and reporter have returned
 }
@@ -44,7 +42,7 @@ func NewTracker(rdb Redis, opts ...Option) *Tracker {
 		cfg:     cfg,
 		core:    newCounts(&cfg, checkClient(rdb)),
 		reports: newReports(cfg.prefix),
-		errs:    make(chan error, 16),
+		errs:    newReporter(cfg.onError),
 		cancel:  cancel,
 		done:    make(chan struct{}),
 	}
@@ -55,12 +53,6 @@ func NewTracker(rdb Redis, opts ...Option) *Tracker {
 	}
 	go t.run(ctx)
 	return t
-}
-
-func newTrackerID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // never fails on supported platforms
-	return hex.EncodeToString(b[:])
 }
 
 // Track counts one successful call to p, in the UTC day of the tracker's
@@ -110,39 +102,16 @@ func (t *Tracker) dropAmount(s series, n int64) {
 	})
 }
 
-// Stats is a snapshot of a tracker's counts, in units: a call to
-// [Tracker.Track] is one unit, Add(p, n) is n. Calls and tokens are kept
-// apart: the top-level fields count the call counters, and Tokens the token
-// counters, those whose name ends in "_tokens" ([ClaudeInputTokens] and the
-// three others). In each, every unit passed to Track or Add is in exactly
-// one of Flushed, Pending and Dropped, and Tracked is their sum, so it
-// equals the units passed so far.
-type Stats struct {
-	Tracked int64 // calls passed to Track and Add
-	Flushed int64 // calls Redis confirmed
-	Pending int64 // calls in memory or sent but not confirmed
-	Dropped int64 // calls not counted: invalid provider or amount, after Close, beyond the key cap, no usable client
-	Tokens  Units // the same for tokens
-}
-
-// Units counts the units of one kind that a tracker was given, as [Stats]
-// does for calls.
-type Units struct {
-	Tracked, Flushed, Pending, Dropped int64
-}
-
-// statsOf returns the Stats of a snapshot.
-func statsOf(s snapshot) Stats {
-	units := func(c unitClass) Units {
-		u := Units{Flushed: s.flushed[c], Pending: s.pending[c]}
-		for _, n := range s.dropped[c] {
-			u.Dropped += n
-		}
-		u.Tracked = u.Flushed + u.Pending + u.Dropped
-		return u
+// SetReported keeps r as the latest quota p reported; the flusher writes it
+// to Redis at its next round, at most once per flush interval whatever the
+// number of reports, and the last write wins across the fleet. It does no
+// I/O and never blocks for long. Reports of an invalid provider, or with a
+// zero At, are ignored.
+func (t *Tracker) SetReported(p Provider, r Reported) {
+	if t == nil || r.At.IsZero() || p.invalidAt() >= 0 || t.core.noClient != nil {
+		return
 	}
-	calls := units(classCalls)
-	return Stats{Tracked: calls.Tracked, Flushed: calls.Flushed, Pending: calls.Pending, Dropped: calls.Dropped, Tokens: units(classTokens)}
+	t.reports.set(p, r)
 }
 
 // Stats returns a consistent snapshot of the tracker's counts. It is safe to
@@ -151,19 +120,14 @@ func (t *Tracker) Stats() Stats {
 	return statsOf(t.w.snapshot())
 }
 
-// String formats the stats for logs: the calls, then the tokens if any
-// were tracked.
-func (s Stats) String() string {
-	out := Units{s.Tracked, s.Flushed, s.Pending, s.Dropped}.String()
-	if s.Tokens != (Units{}) {
-		out += "; tokens: " + s.Tokens.String()
-	}
-	return out
-}
+// report passes err to the error handler, without waiting.
+func (t *Tracker) report(err error) { t.errs.report(err) }
 
-// String formats the units for logs.
-func (u Units) String() string {
-	return fmt.Sprintf("tracked=%d flushed=%d pending=%d dropped=%d", u.Tracked, u.Flushed, u.Pending, u.Dropped)
+// reportDrops reports the first drop since the last report.
+func (t *Tracker) reportDrops() {
+	if err := t.core.takeDropErr(); err != nil {
+		t.report(fmt.Errorf("usage: dropped a call: %w", err))
+	}
 }
 
 // run is the flusher. Every interval it starts a round, unless one is still
@@ -176,7 +140,7 @@ func (t *Tracker) run(ctx context.Context) {
 	stopReporter, reporterDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(reporterDone)
-		t.reporter(stopReporter)
+		t.errs.run(stopReporter)
 	}()
 	defer func() {
 		t.w.rounds.wanted.Store(false) // no tick waits for a round any more
