@@ -77,11 +77,6 @@ func anchorIn(year int, month time.Month, anchor int) time.Time {
 // burnWindow is how many days, today included, the burn rate averages over.
 const burnWindow = 7
 
-// minBurnSpan is the shortest time the burn rate is averaged over, so that
-// the first calls after midnight on a provider's first day do not read as
-// an enormous rate.
-const minBurnSpan = time.Hour
-
 // BurnReport is a provider's use of its quota in the current period.
 type BurnReport struct {
 	Provider    Provider
@@ -91,10 +86,12 @@ type BurnReport struct {
 	Used        int64     // units counted since PeriodStart
 	Remaining   int64     // Limit - Used, at least 0
 	Over        int64     // Used - Limit, at least 0: how far past the quota
-	// DailyAverage is the burn rate, units per 24 hours: the units of the
-	// last 7 UTC days, today included, divided by the time since the first
-	// of those days that has any began (at least an hour), so a provider
-	// first used this week is not averaged over days before it existed.
+	// DailyAverage is the burn rate, units per day, over whole UTC days:
+	// the days from the first of the last 7 that has units up to yesterday.
+	// Today joins them once half of it has passed, weighted by the share
+	// that has passed, so steady traffic averages exactly. Until then it is
+	// left out, and when no earlier day has units the average is today's
+	// units so far: a batch of calls is never stretched into a day's rate.
 	// Zero when those days have none.
 	DailyAverage float64
 	// Exhausts is when the quota runs out at DailyAverage: the reader's now
@@ -129,14 +126,19 @@ func (r *Reader) Burn(ctx context.Context, p Provider, q Quota) (BurnReport, err
 // both the period and the burn window.
 func burn(p Provider, q Quota, now, start, end, windowStart time.Time, days []DayCount) BurnReport {
 	rep := BurnReport{Provider: p, Quota: q, PeriodStart: start, PeriodEnd: end}
-	var window int64
-	var first time.Time // the first day of the window that has units
+	today := dayOf(now).time()
+	var whole, todays int64 // units of the whole days averaged, and of today
+	var first time.Time     // the first day of the window that has units
 	for _, d := range days {
 		if !d.Day.Before(start) {
 			rep.Used += d.Count
 		}
-		if !d.Day.Before(windowStart) && d.Count > 0 {
-			window += d.Count
+		switch {
+		case d.Day.Before(windowStart) || first.IsZero() && d.Count == 0:
+		case d.Day.Equal(today):
+			todays = d.Count
+		default:
+			whole += d.Count
 			if first.IsZero() {
 				first = d.Day
 			}
@@ -144,14 +146,22 @@ func burn(p Provider, q Quota, now, start, end, windowStart time.Time, days []Da
 	}
 	rep.Remaining = max(q.Limit-rep.Used, 0)
 	rep.Over = max(rep.Used-q.Limit, 0)
-	if window > 0 {
-		span := max(now.Sub(first), minBurnSpan)
-		rep.DailyAverage = float64(window) / span.Hours() * 24
+	n := 0.0 // whole days averaged
+	if !first.IsZero() {
+		n = today.Sub(first).Hours() / 24
+	}
+	switch passed := now.Sub(today).Hours() / 24; {
+	case passed >= 0.5:
+		rep.DailyAverage = float64(whole+todays) / (n + passed)
+	case n > 0:
+		rep.DailyAverage = float64(whole) / n
+	default:
+		rep.DailyAverage = float64(todays)
 	}
 	switch {
 	case rep.Remaining == 0:
 		rep.Exhausts = now
-	case window > 0:
+	case rep.DailyAverage > 0:
 		// In float seconds, compared before converting: a limit far above
 		// the use would overflow a time.Duration.
 		left := float64(rep.Remaining) / rep.DailyAverage * 86400

@@ -35,8 +35,8 @@ func TestReaderBurn(t *testing.T) {
 			counts: []int64{600, 1300}, quota: usage.Quota{Limit: 700},
 			start: "2026-11-26T00:00:00Z", end: "2026-11-27T00:00:00Z",
 			used: 600, left: 100, avg: 1900 / 1.5,
-			// 1900 units in the 36 hours since yesterday began: 100 more
-			// take 100/1900 of 36 hours, 1h53m41s.
+			// Half of today has passed, so it joins yesterday: 1900 units in
+			// a day and a half; 100 more take 100/1900 of 36 hours, 1h53m41s.
 			exhausts: "2026-11-26T13:53:41Z",
 		},
 		{
@@ -49,8 +49,8 @@ func TestReaderBurn(t *testing.T) {
 			name: "anchor after today's day rolls back a month; first day of use", now: "2026-11-10T06:00:00Z",
 			counts: []int64{10}, quota: monthly(100, 20),
 			start: "2026-10-20T00:00:00Z", end: "2026-11-20T00:00:00Z",
-			used: 10, left: 90, avg: 40, // 10 in 6 hours, not spread over 7 days
-			exhausts: "2026-11-12T12:00:00Z",
+			used: 10, left: 90, avg: 10, // no whole day yet: today's units, not 10 in 6 hours stretched to 40 a day
+			exhausts: "2026-11-19T06:00:00Z",
 		},
 		{
 			name: "anchor 31 falls on the last day of February; no data", now: "2027-03-05T00:00:00Z",
@@ -62,7 +62,7 @@ func TestReaderBurn(t *testing.T) {
 			name: "minutes after midnight on the first day", now: "2026-11-26T00:05:00Z",
 			counts: []int64{10}, quota: monthly(100_000, 1),
 			start: "2026-11-01T00:00:00Z", end: "2026-12-01T00:00:00Z",
-			used: 10, left: 99_990, avg: 240, // averaged over an hour at least
+			used: 10, left: 99_990, avg: 10, // not 10 in 5 minutes stretched to 2,880 a day
 		},
 		{
 			name: "limit far above use", now: "2026-11-26T12:00:00Z",
@@ -74,8 +74,37 @@ func TestReaderBurn(t *testing.T) {
 			name: "period starts today", now: "2026-11-26T08:00:00Z",
 			counts: []int64{50, 500}, quota: monthly(1000, 26),
 			start: "2026-11-26T00:00:00Z", end: "2026-12-26T00:00:00Z",
-			used: 50, left: 950, avg: 550 / (32.0 / 24),
-			exhausts: "2026-11-28T15:16:22Z",
+			used: 50, left: 950, avg: 500, // yesterday; a third of today is not yet half
+			exhausts: "2026-11-28T05:36:00Z",
+		},
+		{
+			// A batch of 171 calls at 06:44 on a provider's first day is
+			// 171 so far, not 609 a day: it lasts the month.
+			name: "a batch on the first day", now: "2026-12-05T06:45:00Z",
+			counts: []int64{171}, quota: monthly(5000, 1),
+			start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z",
+			used: 171, left: 4829, avg: 171,
+		},
+		{
+			// Steady days, then a batch early today: the whole days set
+			// the rate until half of today has passed.
+			name: "a batch early today after steady days", now: "2026-12-05T02:00:00Z",
+			counts: []int64{900, 100, 100, 100, 100, 100, 100}, quota: monthly(5000, 1),
+			start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z",
+			used: 1300, left: 3700, avg: 100,
+		},
+		{
+			name: "the same batch seen at 18:00", now: "2026-12-05T18:00:00Z",
+			counts: []int64{900, 100, 100, 100, 100, 100, 100}, quota: monthly(5000, 1),
+			start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z",
+			used: 1300, left: 3700, avg: 1500 / 6.75,
+			exhausts: "2026-12-22T09:36:00Z", // 3700 at 222.2 a day: 16.65 days
+		},
+		{
+			name: "steady traffic averages exactly at 18:00", now: "2026-12-05T18:00:00Z",
+			counts: []int64{75, 100, 100, 100}, quota: monthly(100_000, 1),
+			start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z",
+			used: 375, left: 99_625, avg: 100,
 		},
 		{
 			name: "over quota", now: "2026-11-26T12:00:00Z",
