@@ -37,9 +37,10 @@
 // Without -redis (or REDIS_URL) it serves an in-process Redis filled with a
 // month of sample counts: ContactOut over its quota, Claude's input tokens on
 // course to run out (on any day of the month), and Apollo's own quota
-// report. The two status cards need PostgreSQL (-postgres or DATABASE_URL;
-// `go run ./examples/pipeline -postgres URL` fills its table); without it
-// they say how to turn them on.
+// report. The two status cards need PostgreSQL (-postgres or DATABASE_URL);
+// without it they say how to turn them on. `go run ./examples/pipeline
+// -postgres URL` and `go run ./examples/quickstart -postgres URL` fill the
+// table prospects, which -table names in all three commands.
 //
 // The JSON behind the cards; a bad parameter gets 400 and {"error": "..."}:
 //
