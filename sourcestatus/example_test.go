@@ -49,12 +49,12 @@ func ExamplePayload_UnmarshalJSON() {
 }
 
 func ExampleStatuses() {
-	column := `{"sec": "complete", "exa": {"at": "2026-11-26T03:15:03.123Z", "error": "HTTP 429", "status": "failed"}}`
+	column := `{"edgar": "complete", "exa": {"at": "2026-11-26T03:15:03.123Z", "error": "HTTP 429", "status": "failed"}}`
 	var s sourcestatus.Statuses
 	if err := s.UnmarshalJSON([]byte(column)); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(s["sec"].Status, s["exa"].Status, s["exa"].Error)
+	fmt.Println(s["edgar"].Status, s["exa"].Status, s["exa"].Error)
 	// Output: complete failed HTTP 429
 }
 
@@ -74,7 +74,7 @@ func ExampleUpdater() {
 	}
 	id := "8c1f0a52-3c3e-4b4e-9a43-0f4b2d9c6b11"
 	// Before the sources run:
-	if err := u.Init(ctx, id, "contactout", "exa", "sec", "claude"); err != nil {
+	if err := u.Init(ctx, id, "contactout", "exa", "edgar", "claude"); err != nil {
 		log.Fatal(err)
 	}
 	// As each finishes, concurrently: no update erases another. FromHTTP

@@ -12,14 +12,15 @@ func ReadsThroughKit(ctx context.Context, r *Reader) (bool, error) {
 	return st.kit, nil
 }
 
-// Explain returns PostgreSQL's plan, as run, of r's Failures or Summary
-// ("failures", "summary") with the given parameters.
+// Explain returns PostgreSQL's plan, as run, of r's Failures, FailureGroups
+// or Summary ("failures", "failureGroups", "summary") with the given
+// parameters.
 func Explain(ctx context.Context, r *Reader, read string, args ...any) (string, error) {
 	st, err := r.t.statements(ctx)
 	if err != nil {
 		return "", err
 	}
-	sql := map[string]string{"failures": st.failures, "summary": st.summary}[read]
+	sql := map[string]string{"failures": st.failures, "failureGroups": st.failureGroups, "summary": st.summary}[read]
 	rows, err := r.t.db.Query(ctx, `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) `+sql, args...)
 	if err != nil {
 		return "", err

@@ -108,11 +108,7 @@ func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Fa
 		at  *string
 	)
 	err := r.query(ctx, "failures", func(s *statements) string { return s.failures }, since, []any{&f.ProspectID, &f.Source, &f.Error, &at}, func() error {
-		f.At = time.Time{}
-		if at != nil {
-			// An unreadable time is left zero rather than hiding the failure.
-			f.At, _ = parseTime(*at)
-		}
+		f.At = readTime(at)
 		out = append(out, f)
 		return nil
 	}, strconv.Itoa(limit))
@@ -120,6 +116,68 @@ func (r *Reader) Failures(ctx context.Context, since time.Time, limit int) ([]Fa
 		return nil, err
 	}
 	return out, nil
+}
+
+// A FailureGroup is the failures of one source with one message, for an
+// error feed that counts alike failures once.
+type FailureGroup struct {
+	Source string
+	Error  string    // empty for entries written without one
+	Count  int64     // the group's failures: one per prospect
+	Latest time.Time // the newest failure's time; zero when none has one
+	Newest []Failure // the group's 5 newest, in [Reader.Failures]' order
+}
+
+// groupNewest is how many of its failures a FailureGroup lists.
+const groupNewest = 5
+
+// FailureGroups returns the failures that [Reader.Failures] would return
+// for since, without a limit, grouped by source and message: the groups
+// whose newest failure comes first in that order come first (legacy groups,
+// without a time, last; then by source and message), at most limit of them
+// (1 to 10,000). Each group counts all its failures and lists its newest.
+//
+// It reads the rows that hold a failure since since: with the [Schema] kit
+// in place, through its failed-time index; without it, through a GIN index
+// on the column, or every row when there is none.
+func (r *Reader) FailureGroups(ctx context.Context, since time.Time, limit int) ([]FailureGroup, error) {
+	if limit < 1 || limit > maxFailures {
+		return nil, fmt.Errorf("sourcestatus: failure groups: limit %d is not in 1..%d", limit, maxFailures)
+	}
+	var (
+		out    []FailureGroup
+		g      FailureGroup
+		latest *string
+		ids    []string
+		times  []*string
+	)
+	pick := func(s *statements) string { return s.failureGroups }
+	err := r.query(ctx, "failure groups", pick, since, []any{&g.Source, &g.Error, &g.Count, &latest, &ids, &times}, func() error {
+		g.Latest, g.Newest = readTime(latest), make([]Failure, len(ids))
+		for i, id := range ids {
+			g.Newest[i] = Failure{ProspectID: id, Source: g.Source, Error: g.Error}
+			if i < len(times) {
+				g.Newest[i].At = readTime(times[i])
+			}
+		}
+		out = append(out, g)
+		return nil
+	}, strconv.Itoa(limit), strconv.Itoa(groupNewest))
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readTime returns the time an entry's "at" holds, or zero when it has none
+// or one that does not read: an unreadable time is left zero rather than
+// hiding the failure.
+func readTime(at *string) time.Time {
+	if at == nil {
+		return time.Time{}
+	}
+	t, _ := parseTime(*at)
+	return t
 }
 
 // SourceSummary counts one source's entries by status.

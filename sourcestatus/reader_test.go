@@ -3,6 +3,8 @@ package sourcestatus_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +205,62 @@ func TestGetReadsPastAnEntryNestedTooDeep(t *testing.T) {
 	if !errors.As(err, &malformed) || len(malformed.Entries) != 1 || malformed.Entries["bad"] == nil {
 		t.Errorf("Get = %v, want a *MalformedError naming bad alone", err)
 	}
+}
+
+func TestFailureGroups(t *testing.T) {
+	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
+		seedFeed(t, pool)
+		// An outage: eight prospects' exa failed alike, two at one time, one
+		// without a time.
+		for i, at := range []string{"06:05", "06:00", "06:01", "06:02", "06:03", "06:04", "06:05"} {
+			insert(t, pool, fmt.Sprintf("z%d", i), `{"exa": {"status": "failed", "error": "HTTP 503", "at": "2026-11-26T`+at+`:00.000Z"}}`)
+		}
+		insert(t, pool, "z7", `{"exa": {"status": "failed", "error": "HTTP 503"}, "sec": "complete"}`)
+		r := mustNew(t, sourcestatus.NewReader, pool)
+		ctx := ctxT(t)
+		ts := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
+		outage := func(count int64, ids ...string) sourcestatus.FailureGroup {
+			g := sourcestatus.FailureGroup{Source: "exa", Error: "HTTP 503", Count: count, Latest: ts("2026-11-26T06:05:00Z")}
+			for _, id := range ids {
+				at := map[string]string{"z0": "06:05", "z6": "06:05", "z5": "06:04", "z4": "06:03", "z3": "06:02"}[id]
+				g.Newest = append(g.Newest, sourcestatus.Failure{ProspectID: id, Source: "exa", Error: "HTTP 503", At: ts("2026-11-26T" + at + ":00Z")})
+			}
+			return g
+		}
+		one := func(f sourcestatus.Failure) sourcestatus.FailureGroup {
+			return sourcestatus.FailureGroup{Source: f.Source, Error: f.Error, Count: 1, Latest: f.At, Newest: []sourcestatus.Failure{f}}
+		}
+		claude := one(sourcestatus.Failure{"b", "claude", "overloaded", ts("2026-11-26T05:00:00Z")})
+		sec := one(sourcestatus.Failure{"g", "sec", "", ts("2026-11-26T04:00:00Z")})
+		exa429 := one(sourcestatus.Failure{"a", "exa", "HTTP 429", ts("2026-11-26T03:15:03.123Z")})
+		contactout := one(sourcestatus.Failure{"c", "contactout", "", ts("2026-11-25T23:59:59.999Z")})
+		legacy := one(sourcestatus.Failure{"b", "exa", "", time.Time{}})
+		newest := []string{"z0", "z6", "z5", "z4", "z3"} // the time, then the id, orders them
+		all := []sourcestatus.FailureGroup{outage(8, newest...), claude, sec, exa429, contactout, legacy}
+		cases := []struct {
+			since time.Time
+			limit int
+			want  []sourcestatus.FailureGroup
+		}{
+			{time.Time{}, 100, all},
+			{time.Time{}, 2, all[:2]},
+			{ts("2026-11-26T00:00:00Z"), 100, []sourcestatus.FailureGroup{outage(7, newest...), claude, sec, exa429}},
+			{ts("2026-11-26T06:03:00Z"), 100, []sourcestatus.FailureGroup{outage(4, newest[:4]...)}}, // since is inclusive
+			{ts("2026-11-27T00:00:00Z"), 100, nil},
+		}
+		for _, c := range cases {
+			got, err := r.FailureGroups(ctx, c.since, c.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("FailureGroups(%v, %d) =\n%+v\nwant\n%+v", c.since, c.limit, got, c.want)
+			}
+		}
+		for _, limit := range []int{0, -1, 10_001} {
+			if _, err := r.FailureGroups(ctx, time.Time{}, limit); err == nil {
+				t.Errorf("FailureGroups with limit %d succeeded", limit)
+			}
+		}
+	})
 }

@@ -52,7 +52,8 @@ var tieRows = [][2]string{
 
 // TestSchemaKitReadsWhatThePlainSQLReads reads one table through the plain
 // SQL, applies the schema kit, and reads it again through the kit's indexes:
-// every Failures and Summary call returns the same, in every exec mode.
+// every Failures, FailureGroups and Summary call returns the same, in every
+// exec mode.
 func TestSchemaKitReadsWhatThePlainSQLReads(t *testing.T) {
 	forEachMode(t, func(t *testing.T, pool *pgxpool.Pool) {
 		ctx := ctxT(t)
@@ -68,6 +69,7 @@ func TestSchemaKitReadsWhatThePlainSQLReads(t *testing.T) {
 			time.Date(2026, 11, 28, 11, 0, 0, 0, time.UTC)}
 		type reads struct {
 			Failures  [][]sourcestatus.Failure
+			Groups    [][]sourcestatus.FailureGroup
 			Summaries [][]sourcestatus.SourceSummary
 		}
 		read := func(r *sourcestatus.Reader) reads {
@@ -79,6 +81,11 @@ func TestSchemaKitReadsWhatThePlainSQLReads(t *testing.T) {
 						t.Fatal(err)
 					}
 					out.Failures = append(out.Failures, f)
+					g, err := r.FailureGroups(ctx, since, limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out.Groups = append(out.Groups, g)
 				}
 				s, err := r.Summary(ctx, since)
 				if err != nil {
@@ -105,6 +112,11 @@ func TestSchemaKitReadsWhatThePlainSQLReads(t *testing.T) {
 		for i := range want.Failures {
 			if !reflect.DeepEqual(got.Failures[i], want.Failures[i]) {
 				t.Errorf("Failures call %d (since %v): through the kit\n%v\nplain\n%v", i, sinces[i/5], got.Failures[i], want.Failures[i])
+			}
+		}
+		for i := range want.Groups {
+			if !reflect.DeepEqual(got.Groups[i], want.Groups[i]) {
+				t.Errorf("FailureGroups call %d (since %v): through the kit\n%v\nplain\n%v", i, sinces[i/5], got.Groups[i], want.Groups[i])
 			}
 		}
 		for i := range want.Summaries {
@@ -135,8 +147,8 @@ func applyKit(t *testing.T, db sourcestatus.DB, opts ...sourcestatus.Option) *so
 }
 
 // TestSchemaKitReadsThroughItsIndexes shows, with EXPLAIN ANALYZE on 50,000
-// rows, that the error feed and a day's summary read through the kit's
-// indexes, and that the feed reads no more rows than it returns.
+// rows, that the error feed, its groups and a day's summary read through the
+// kit's indexes, and that the feed reads no more rows than it returns.
 func TestSchemaKitReadsThroughItsIndexes(t *testing.T) {
 	pool := testsupport.Postgres(t)
 	ctx := ctxT(t)
@@ -152,7 +164,11 @@ func TestSchemaKitReadsThroughItsIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("Failures(24 h, 50):\n%s\nSummary(24 h):\n%s", failures, summary)
+	groups, err := sourcestatus.Explain(ctx, r, "failureGroups", since, "50", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Failures(24 h, 50):\n%s\nSummary(24 h):\n%s\nFailureGroups(24 h, 50):\n%s", failures, summary, groups)
 	if !strings.Contains(failures, "Index Scan using prospects_enrichment_source_status_failed_at on prospects (actual rows=50 loops=1)") {
 		t.Errorf("Failures does not read 50 rows through the failed-time index:\n%s", failures)
 	}
@@ -160,8 +176,12 @@ func TestSchemaKitReadsThroughItsIndexes(t *testing.T) {
 		!strings.Contains(summary, "Index Scan using prospects_enrichment_source_status_newest_at") {
 		t.Errorf("Summary does not read through the newest-time index:\n%s", summary)
 	}
-	if strings.Contains(failures+summary, "Seq Scan") {
-		t.Errorf("a read scans the whole table:\n%s\n%s", failures, summary)
+	if !strings.Contains(groups, "Index Scan using prospects_enrichment_source_status_failed_at") &&
+		!strings.Contains(groups, "Bitmap Index Scan on prospects_enrichment_source_status_failed_at") {
+		t.Errorf("FailureGroups does not read through the failed-time index:\n%s", groups)
+	}
+	if strings.Contains(failures+summary+groups, "Seq Scan") {
+		t.Errorf("a read scans the whole table:\n%s\n%s\n%s", failures, summary, groups)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -81,7 +82,7 @@ func TestBrowser(t *testing.T) {
 			{1, "contactout", sourcestatus.FromHTTP(nil, leaky)},
 			{0, "contactout", sourcestatus.Payload{Status: sourcestatus.Complete}},
 			{1, "exa", sourcestatus.Payload{Status: sourcestatus.Complete}},
-			{2, "sec", sourcestatus.Payload{Status: sourcestatus.Skipped, Error: "private company"}},
+			{2, "edgar", sourcestatus.Payload{Status: sourcestatus.Skipped, Error: "private company"}},
 			{3, "claude", sourcestatus.Payload{Status: sourcestatus.CircuitOpen, Error: "too many recent failures"}},
 		} {
 			w.p.At = now.Add(-3 * time.Minute)
@@ -104,7 +105,7 @@ func TestBrowser(t *testing.T) {
 			checkQuotaCard(t, tab, rdb)
 
 			feed := textOf(t, tab, "#errors")
-			for _, want := range []string{"exa", "HTTP 429", prospects[0].ID, "3 min ago", "contactout", "connection refused", "2 h ago"} {
+			for _, want := range []string{"Exa · HTTP 429", prospects[0].ID, "1 prospect · latest 3 min ago", "ContactOut", "connection refused", "2 h ago"} {
 				if !strings.Contains(feed, want) {
 					t.Errorf("the Error Feed lacks %q:\n%s", want, feed)
 				}
@@ -116,7 +117,7 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("the oldest failure's exact time on hover = %q, want 2026-11-26 10:00:00 UTC", title)
 			}
 			pipeline := textOf(t, tab, "#pipeline")
-			for _, want := range []string{"contactout", "failed 1", "complete 1", "sec", "skipped 1", "circuit open 1"} {
+			for _, want := range []string{"ContactOut", "failed 1", "complete 1", "SEC EDGAR", "skipped 1", "circuit open 1"} {
 				if !strings.Contains(pipeline, want) {
 					t.Errorf("the Enrichment Pipeline card lacks %q:\n%s", want, pipeline)
 				}
@@ -138,6 +139,87 @@ func TestBrowser(t *testing.T) {
 			saveScreenshot(t, tab, fmt.Sprintf("dashboard-%d.png", width))
 		}
 	})
+}
+
+// TestBrowserOutage loads the page over what a pipeline leaves when Exa's
+// circuit opens (outageServer, written through sourcestatus and usage) at a
+// phone's and a desktop's width, and checks what a person sees first: the
+// outage on the top banner, in words and numbers, before ContactOut's quota;
+// the Enrichment Pipeline card straight after the banners on a phone
+// (before the quota card's 30-day charts) and beside the quota card, on the
+// first screen, on a desktop; the Error Feed's 20 alike failures as one
+// group; SEC EDGAR's outcomes stored as sec under its name; and the
+// thresholds, said on the page.
+func TestBrowserOutage(t *testing.T) {
+	browser := startChromium(t)
+	s, prospects := outageServer(t)
+	site := httptest.NewServer(s.routes())
+	t.Cleanup(site.Close)
+	for _, width := range widths {
+		tab := openTab(t, browser, width, site.URL)
+		banners, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.attention li')].map(li => li.innerText)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			"Exa: circuit open on 169 of 200 prospects (85 %) in the last 24 h. 20 also failed (10 %). Commonest error: HTTP 503 (20 prospects, latest 56 min ago).",
+			"ContactOut over quota by 100: 2,100 of 2,000 calls this month (105 %).",
+			"3 other failed outcomes in the last 24 h, in sources under the thresholds: grouped in the Error Feed.",
+		}
+		if !slices.Equal(banners, want) {
+			t.Errorf("at %d px the banners are\n%s\nwant\n%s", width, strings.Join(banners, "\n"), strings.Join(want, "\n"))
+		}
+
+		groups, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#errors .feed > li')].map(li => li.innerText.replace(/\s+/g, ' '))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(groups) != 2 || !strings.HasPrefix(groups[1], "Exa · HTTP 503 20 prospects · latest 56 min ago") ||
+			!strings.HasPrefix(groups[0], "SEC EDGAR · HTTP 500 3 prospects · latest 46 min ago") {
+			t.Errorf("at %d px the Error Feed's groups are\n%s\nwant SEC EDGAR's 3 failures with HTTP 500, then Exa's 20 with HTTP 503", width, strings.Join(groups, "\n--\n"))
+		}
+
+		type box struct{ Top, Bottom, Left float64 }
+		boxes, err := chromedp.Run(tab, chromedp.Evaluate[map[string]box](`Object.fromEntries(['.attention', '#pipeline', '#quota'].map(sel => {
+			const r = document.querySelector(sel).getBoundingClientRect();
+			return [sel, {top: r.top + scrollY, bottom: r.bottom + scrollY, left: r.left}];
+		}))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		banner, pipeline, quota := boxes[".attention"], boxes["#pipeline"], boxes["#quota"]
+		t.Logf("at %d px: banners %v, pipeline %v, quota %v", width, banner, pipeline, quota)
+		switch width {
+		case 375: // one column: the banners, then the pipeline, then the rest
+			if pipeline.Top < banner.Bottom || pipeline.Top-banner.Bottom > 40 || quota.Top < pipeline.Bottom {
+				t.Errorf("at 375 px the pipeline card starts at %.0f px, the banners end at %.0f px and the quota card starts at %.0f px: want the pipeline card right after the banners, the quota card after it",
+					pipeline.Top, banner.Bottom, quota.Top)
+			}
+		default: // two columns: the pipeline beside the quota card, on the first screen
+			if pipeline.Top < banner.Bottom || pipeline.Top > 900 || pipeline.Left <= quota.Left || pipeline.Top-quota.Top > 1 {
+				t.Errorf("at %d px the pipeline card is at %.0f px down, %.0f px across, the quota card at %.0f px down, %.0f px across, the banners end at %.0f px: want the pipeline beside the quota card on the first screen",
+					width, pipeline.Top, pipeline.Left, quota.Top, quota.Left, banner.Bottom)
+			}
+		}
+
+		edgar := textOf(t, tab, "#source-edgar")
+		for _, want := range []string{"SEC EDGAR", "200 outcomes", "failed 3", "Includes 50 outcomes stored as sec by earlier versions."} {
+			if !strings.Contains(edgar, want) {
+				t.Errorf("at %d px SEC EDGAR's line lacks %q:\n%s", width, want, edgar)
+			}
+		}
+		if note := textOf(t, tab, "#pipeline .note"); !strings.Contains(note, "circuit open on 10 % or more of its outcomes, or failed on 20 % or more") {
+			t.Errorf("the pipeline card does not say the thresholds:\n%s", note)
+		}
+		// The newest prospects of a group are a click away.
+		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#errors .feed > li:nth-child(2) summary`))); err != nil {
+			t.Fatal(err)
+		}
+		if group := textOf(t, tab, "#errors .feed > li:nth-child(2) .prospects"); !strings.Contains(group, prospects[30].ID) || !strings.Contains(group, prospects[26].ID) {
+			t.Errorf("Exa's group, open, lacks its newest prospects 30 to 26:\n%s", group)
+		}
+		saveScreenshot(t, tab, fmt.Sprintf("dashboard-outage-%d.png", width))
+	}
 }
 
 // periodStarts are, at the tests' now, where each counter's figures in its

@@ -232,6 +232,24 @@ type sourceCounts struct {
 	Source string           `json:"source"`
 	Total  int64            `json:"total"`
 	Counts map[string]int64 `json:"counts"` // by status
+	// Aliases counts the entries stored under an older name of the source
+	// (sourceAliases), included above: {"sec": 50} under edgar.
+	Aliases map[string]int64 `json:"aliases,omitempty"`
+}
+
+// sourceAliases are the names earlier versions of the examples gave sources,
+// with the provider name each now has: the cards count and list entries
+// stored under an alias under the provider's name, so that a source's
+// outcomes and its quota meet under one name. (Those versions named SEC
+// EDGAR's source sec; usage names the provider edgar.)
+var sourceAliases = map[string]string{"sec": string(usage.EDGAR)}
+
+// sourceName returns the name the dashboard shows a stored source under.
+func sourceName(stored string) string {
+	if name, ok := sourceAliases[stored]; ok {
+		return name
+	}
+	return stored
 }
 
 // pipeline serves GET /api/pipeline?window=24h (1h, 24h, 7d, 30d or all).
@@ -264,16 +282,29 @@ func (s *server) pipelineCard(ctx context.Context, win window) (pipelineCard, er
 		return card, err
 	}
 	for _, sum := range sums {
-		c := sourceCounts{Source: sum.Source, Total: sum.Total, Counts: map[string]int64{}}
-		for st, n := range sum.Counts {
-			c.Counts[string(st)] = n
+		name := sourceName(sum.Source)
+		i := slices.IndexFunc(card.Sources, func(c sourceCounts) bool { return c.Source == name })
+		if i < 0 {
+			i = len(card.Sources)
+			card.Sources = append(card.Sources, sourceCounts{Source: name, Counts: map[string]int64{}})
 		}
-		card.Sources = append(card.Sources, c)
+		c := &card.Sources[i]
+		c.Total += sum.Total
+		for st, n := range sum.Counts {
+			c.Counts[string(st)] += n
+		}
+		if name != sum.Source {
+			if c.Aliases == nil {
+				c.Aliases = map[string]int64{}
+			}
+			c.Aliases[sum.Source] += sum.Total
+		}
 	}
+	slices.SortFunc(card.Sources, func(a, b sourceCounts) int { return strings.Compare(a.Source, b.Source) })
 	return card, nil
 }
 
-// errorFeed is the JSON of GET /api/errors, for the Error Feed card.
+// errorFeed is the JSON of GET /api/errors: the newest failures.
 type errorFeed struct {
 	Since  time.Time      `json:"since"`
 	Errors []errorFeedRow `json:"errors"`
@@ -281,13 +312,29 @@ type errorFeed struct {
 
 type errorFeedRow struct {
 	ProspectID string     `json:"prospectId"`
-	Source     string     `json:"source"`
+	Source     string     `json:"source"` // as the cards name it: see sourceAliases
 	Error      string     `json:"error"`
 	At         *time.Time `json:"at"` // null for legacy entries
 }
 
-// errors serves GET /api/errors?since=RFC3339&limit=N (since defaults to 24
-// hours ago; limit 1 to 1000, default 50).
+// errorGroups is the JSON of GET /api/errors?group=1, for the Error Feed
+// card: the failures grouped by source and message.
+type errorGroups struct {
+	Since  time.Time    `json:"since"`
+	Groups []errorGroup `json:"groups"`
+}
+
+type errorGroup struct {
+	Source string         `json:"source"`
+	Error  string         `json:"error"`
+	Count  int64          `json:"count"`  // failed prospects
+	Latest *time.Time     `json:"latest"` // null when all are legacy entries
+	Newest []errorFeedRow `json:"newest"` // at most 5, newest first
+}
+
+// errors serves GET /api/errors?since=RFC3339&limit=N&group=1 (since defaults
+// to 24 hours ago; limit, of failures or of groups, 1 to 1000, default 50;
+// group a boolean, default false).
 func (s *server) errors(w http.ResponseWriter, r *http.Request) {
 	limit, err := intParam(r, "limit", 50, 1, 1000)
 	if err != nil {
@@ -301,11 +348,23 @@ func (s *server) errors(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	group := false
+	if v := r.URL.Query().Get("group"); v != "" {
+		if group, err = strconv.ParseBool(v); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("group %q is not 1 or 0", v))
+			return
+		}
+	}
 	if s.statuses == nil {
 		writeError(w, http.StatusServiceUnavailable, errNoPostgres)
 		return
 	}
-	feed, err := s.errorFeed(r.Context(), since, limit)
+	var feed any
+	if group {
+		feed, err = s.errorGroups(r.Context(), since, limit)
+	} else {
+		feed, err = s.errorFeed(r.Context(), since, limit)
+	}
 	if err != nil {
 		writeError(w, http.StatusBadGateway, s.explain(err))
 		return
@@ -320,13 +379,68 @@ func (s *server) errorFeed(ctx context.Context, since time.Time, limit int) (err
 		return feed, err
 	}
 	for _, f := range failures {
-		row := errorFeedRow{ProspectID: f.ProspectID, Source: f.Source, Error: f.Error}
-		if !f.At.IsZero() {
-			row.At = &f.At
-		}
-		feed.Errors = append(feed.Errors, row)
+		feed.Errors = append(feed.Errors, feedRow(f))
 	}
 	return feed, nil
+}
+
+func feedRow(f sourcestatus.Failure) errorFeedRow {
+	row := errorFeedRow{ProspectID: f.ProspectID, Source: sourceName(f.Source), Error: f.Error}
+	if !f.At.IsZero() {
+		row.At = &f.At
+	}
+	return row
+}
+
+// errorGroups reads the failures since then grouped by source and message,
+// a source's groups under its aliases merged into its own.
+func (s *server) errorGroups(ctx context.Context, since time.Time, limit int) (errorGroups, error) {
+	feed := errorGroups{Since: since.UTC(), Groups: []errorGroup{}}
+	groups, err := s.statuses.FailureGroups(ctx, since, limit)
+	if err != nil {
+		return feed, err
+	}
+	for _, g := range groups {
+		name := sourceName(g.Source)
+		// Groups come newest first: one merged into an earlier one (under
+		// an alias) adds to it, in its place.
+		i := slices.IndexFunc(feed.Groups, func(e errorGroup) bool { return e.Source == name && e.Error == g.Error })
+		if i < 0 {
+			i = len(feed.Groups)
+			feed.Groups = append(feed.Groups, errorGroup{Source: name, Error: g.Error, Newest: []errorFeedRow{}})
+		}
+		e := &feed.Groups[i]
+		e.Count += g.Count
+		if !g.Latest.IsZero() && (e.Latest == nil || g.Latest.After(*e.Latest)) {
+			e.Latest = &g.Latest
+		}
+		for _, f := range g.Newest {
+			e.Newest = append(e.Newest, feedRow(f))
+		}
+		slices.SortStableFunc(e.Newest, newestFirst)
+		e.Newest = e.Newest[:min(len(e.Newest), groupNewest)]
+	}
+	return feed, nil
+}
+
+// groupNewest is how many failures a group lists: all that
+// sourcestatus.FailureGroup.Newest holds.
+const groupNewest = 5
+
+// newestFirst orders feed rows as sourcestatus.Reader.Failures does: newest
+// first, those without a time last, then by prospect.
+func newestFirst(a, b errorFeedRow) int {
+	switch {
+	case a.At == nil && b.At != nil:
+		return 1
+	case a.At != nil && b.At == nil:
+		return -1
+	case a.At != nil:
+		if c := b.At.Compare(*a.At); c != 0 {
+			return c
+		}
+	}
+	return strings.Compare(a.ProspectID, b.ProspectID)
 }
 
 var errNoPostgres = errors.New("no PostgreSQL configured: start the dashboard with -postgres URL")

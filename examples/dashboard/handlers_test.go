@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/enrichmeter/enrichmeter/examples/internal/enrich"
 	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 	"github.com/enrichmeter/enrichmeter/usage"
@@ -184,26 +187,35 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestPipeline counts each source's outcomes in a window; entries stored
+// as sec, as earlier versions named SEC EDGAR's source, count under edgar.
 func TestPipeline(t *testing.T) {
 	h := statusServer(t).routes()
+	type counts struct {
+		Source  string           `json:"source"`
+		Total   int64            `json:"total"`
+		Counts  map[string]int64 `json:"counts"`
+		Aliases map[string]int64 `json:"aliases"`
+	}
+	edgar := counts{Source: "edgar", Total: 3, Counts: map[string]int64{"complete": 1, "failed": 1, "skipped": 1}, Aliases: map[string]int64{"sec": 3}}
 	cases := []struct {
 		url   string
 		since string // RFC 3339, empty for null
-		want  []sourceCounts
+		want  []counts
 	}{
-		{"/api/pipeline", "2026-11-25T12:00:00Z", []sourceCounts{
-			{Source: "exa", Total: 1, Counts: map[string]int64{"failed": 1}},
-			{Source: "sec", Total: 3, Counts: map[string]int64{"complete": 1, "failed": 1, "skipped": 1}},
-		}},
-		{"/api/pipeline?window=1h", "2026-11-26T11:00:00Z", []sourceCounts{}},
-		{"/api/pipeline?window=all", "", []sourceCounts{ // legacy entries too
+		{"/api/pipeline", "2026-11-25T12:00:00Z", []counts{edgar, {Source: "exa", Total: 1, Counts: map[string]int64{"failed": 1}}}},
+		{"/api/pipeline?window=1h", "2026-11-26T11:00:00Z", []counts{}},
+		{"/api/pipeline?window=all", "", []counts{ // legacy entries too
 			{Source: "claude", Total: 1, Counts: map[string]int64{"failed": 1}},
+			edgar,
 			{Source: "exa", Total: 3, Counts: map[string]int64{"complete": 1, "failed": 2}},
-			{Source: "sec", Total: 3, Counts: map[string]int64{"complete": 1, "failed": 1, "skipped": 1}},
 		}},
 	}
 	for _, c := range cases {
-		var card pipelineCard
+		var card struct {
+			Since   *time.Time `json:"since"`
+			Sources []counts   `json:"sources"`
+		}
 		getJSON(t, h, c.url, &card)
 		since := ""
 		if card.Since != nil {
@@ -271,10 +283,14 @@ func TestPageWithStatuses(t *testing.T) {
 	h := statusServer(t).routes()
 	body := get(t, h, "/").Body.String()
 	for _, want := range []string{
-		`<li class="warn"><a href="#errors"><strong>2 sources failed</strong> in the last 24 h`,
-		`<h3>sec</h3><span class="muted">3 outcomes</span>`,
+		`<li class="bad"><a href="#source-edgar"><strong>SEC EDGAR: failed on 1 of 3 prospects (33 %) in the last 24 h.</strong> Commonest error: HTTP 500 (1 prospect, latest 3 h ago).</a></li>`,
+		`<li class="bad"><a href="#source-exa"><strong>Exa: failed on 1 of 1 prospect (100 %) in the last 24 h.</strong>`,
+		`<div class="source alarm-bad" id="source-edgar">`,
+		`<h3 title="stored as edgar">SEC EDGAR</h3><span class="muted">3 outcomes</span>`,
+		`Includes 3 outcomes stored as sec by earlier versions.`,
 		`<li class="st-failed"><i></i>failed <b>1</b></li>`,
-		`<time datetime="2026-11-26T09:00:00Z" title="2026-11-26 09:00:00 UTC">3 h ago</time>`,
+		`<span class="src" title="stored as edgar">SEC EDGAR</span> · <span class="msg">HTTP 500</span>`,
+		`<b>1 prospect</b> · latest <time datetime="2026-11-26T09:00:00Z" title="2026-11-26 09:00:00 UTC">3 h ago</time>`,
 		`<a href="?window=24h" aria-current="true">24 h</a>`,
 	} {
 		if !strings.Contains(body, want) {
@@ -282,7 +298,7 @@ func TestPageWithStatuses(t *testing.T) {
 		}
 	}
 	body = get(t, h, "/?window=all").Body.String()
-	for _, want := range []string{">old</p>", `title="written by an older version, without a time">time unknown</time>`} {
+	for _, want := range []string{`<span class="msg">old</span>`, `title="written by an older version, without a time">time unknown</time>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page of all time lacks %s", want)
 		}
@@ -300,4 +316,187 @@ func sampleServer(t *testing.T) (*server, *redis.Client) {
 	}
 	clock := func() time.Time { return now }
 	return &server{usage: usage.NewReader(rdb, usage.WithClock(clock)), quotas: sampleQuotas, table: sourcestatus.DefaultTable, now: clock}, rdb
+}
+
+// outageAt is when outageServer's prospect i was enriched: one every 20
+// seconds, the last 20 seconds before now.
+func outageAt(i int) time.Time { return now.Add(-time.Duration(200-i) * 20 * time.Second) }
+
+// outageServer returns the dashboard over what a pipeline leaves when Exa's
+// circuit opens, written through the library as a pipeline writes it, and
+// its 200 prospects. In PostgreSQL, through a sourcestatus.Updater: Exa
+// complete for the first 11 prospects, failed with HTTP 503 for the next 20,
+// circuit open for the last 169; ContactOut and Claude complete; SEC EDGAR
+// skipped for private companies, written as sec (as earlier versions named
+// it) for the first 50, failed with HTTP 500 for prospects 3 and 4 (as sec)
+// and 60 (as edgar). In a miniredis, through a usage.Tracker: ContactOut's
+// 2,100 calls today, past its 2,000 a month, and Exa's 31.
+func outageServer(t *testing.T) (*server, []enrich.Prospect) {
+	t.Helper()
+	pool := testsupport.Postgres(t)
+	ctx := context.Background()
+	prospects := enrich.Prospects(200)
+	if err := enrich.CreateTable(ctx, pool, sourcestatus.DefaultTable, prospects...); err != nil {
+		t.Fatal(err)
+	}
+	u, err := sourcestatus.NewUpdater(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range prospects {
+		at := outageAt(i)
+		exa := sourcestatus.Payload{Status: sourcestatus.Complete}
+		switch {
+		case i >= 31:
+			exa = sourcestatus.Payload{Status: sourcestatus.CircuitOpen, Error: "too many recent failures"}
+		case i >= 11:
+			exa = sourcestatus.FromHTTP(&http.Response{StatusCode: http.StatusServiceUnavailable}, nil)
+		}
+		edgar, edgarName := sourcestatus.Payload{Status: sourcestatus.Complete}, "edgar"
+		if p.Ticker == "" {
+			edgar = sourcestatus.Payload{Status: sourcestatus.Skipped, Error: "private company"}
+		}
+		if i == 3 || i == 4 || i == 60 {
+			edgar = sourcestatus.FromHTTP(&http.Response{StatusCode: http.StatusInternalServerError}, nil)
+		}
+		if i < 50 {
+			edgarName = "sec"
+		}
+		for source, outcome := range map[string]sourcestatus.Payload{
+			"exa": exa, edgarName: edgar,
+			"contactout": {Status: sourcestatus.Complete}, "claude": {Status: sourcestatus.Complete},
+		} {
+			outcome.At = at
+			if err := u.Update(ctx, p.ID, source, outcome); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	clock := func() time.Time { return now }
+	tracker := usage.NewTracker(rdb, usage.WithClock(clock))
+	for range 2100 {
+		tracker.Track(usage.ContactOut)
+	}
+	for range 31 {
+		tracker.Track(usage.Exa)
+	}
+	if err := tracker.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sourcestatus.NewReader(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &server{
+		usage: usage.NewReader(rdb, usage.WithClock(clock)), quotas: sampleQuotas,
+		statuses: r, table: sourcestatus.DefaultTable, now: clock,
+	}, prospects
+}
+
+// TestErrorsGrouped reads the outage's Error Feed grouped by source and
+// message: Exa's 20 alike failures are one group, SEC EDGAR's failures
+// stored as sec and as edgar another, the newer first; and the flat form
+// still lists each failure.
+func TestErrorsGrouped(t *testing.T) {
+	s, prospects := outageServer(t)
+	h := s.routes()
+	type row struct {
+		ProspectID string     `json:"prospectId"`
+		Source     string     `json:"source"`
+		Error      string     `json:"error"`
+		At         *time.Time `json:"at"`
+	}
+	var grouped struct {
+		Since  time.Time `json:"since"`
+		Groups []struct {
+			Source string     `json:"source"`
+			Error  string     `json:"error"`
+			Count  int64      `json:"count"`
+			Latest *time.Time `json:"latest"`
+			Newest []row      `json:"newest"`
+		} `json:"groups"`
+	}
+	getJSON(t, h, "/api/errors?group=1", &grouped)
+	newest := func(source, error string, ids ...int) string {
+		var out []string
+		for _, i := range ids {
+			out = append(out, fmt.Sprintf("%s %s %s %s", prospects[i].ID, source, error, outageAt(i).Format(time.RFC3339)))
+		}
+		return strings.Join(out, "\n")
+	}
+	cases := []struct {
+		source, error string
+		count         int64
+		latest        time.Time
+		newest        string
+	}{
+		{"edgar", "HTTP 500", 3, outageAt(60), newest("edgar", "HTTP 500", 60, 4, 3)},
+		{"exa", "HTTP 503", 20, outageAt(30), newest("exa", "HTTP 503", 30, 29, 28, 27, 26)},
+	}
+	if len(grouped.Groups) != len(cases) || !grouped.Since.Equal(now.Add(-24*time.Hour)) {
+		t.Fatalf("/api/errors?group=1 = %+v, want %d groups since 24 h ago", grouped, len(cases))
+	}
+	for i, c := range cases {
+		g := grouped.Groups[i]
+		var rows []string
+		for _, r := range g.Newest {
+			rows = append(rows, fmt.Sprintf("%s %s %s %s", r.ProspectID, r.Source, r.Error, r.At.Format(time.RFC3339)))
+		}
+		if g.Source != c.source || g.Error != c.error || g.Count != c.count || g.Latest == nil || !g.Latest.Equal(c.latest) ||
+			strings.Join(rows, "\n") != c.newest {
+			t.Errorf("group %d = %s %q %d latest %v, newest\n%s\nwant %s %q %d latest %v, newest\n%s",
+				i, g.Source, g.Error, g.Count, g.Latest, strings.Join(rows, "\n"), c.source, c.error, c.count, c.latest, c.newest)
+		}
+	}
+	getJSON(t, h, "/api/errors?group=1&limit=1", &grouped)
+	if len(grouped.Groups) != 1 || grouped.Groups[0].Source != "edgar" {
+		t.Errorf("/api/errors?group=1&limit=1 = %+v, want edgar's group", grouped.Groups)
+	}
+
+	var flat struct {
+		Errors []row `json:"errors"`
+	}
+	for _, url := range []string{"/api/errors?limit=4", "/api/errors?limit=4&group=0"} {
+		getJSON(t, h, url, &flat)
+		var got []string
+		for _, r := range flat.Errors {
+			got = append(got, r.ProspectID+" "+r.Source+" "+r.Error)
+		}
+		want := []string{prospects[60].ID + " edgar HTTP 500", prospects[30].ID + " exa HTTP 503", prospects[29].ID + " exa HTTP 503", prospects[28].ID + " exa HTTP 503"}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s = %q, want %q", url, got, want)
+		}
+	}
+}
+
+// TestPipelineNamesSourcesAsProviders shows SEC EDGAR's outcomes under the
+// name its quota has, edgar, those stored as sec by earlier versions
+// included and counted apart.
+func TestPipelineNamesSourcesAsProviders(t *testing.T) {
+	s, _ := outageServer(t)
+	var card struct {
+		Sources []struct {
+			Source  string           `json:"source"`
+			Total   int64            `json:"total"`
+			Counts  map[string]int64 `json:"counts"`
+			Aliases map[string]int64 `json:"aliases"`
+		} `json:"sources"`
+	}
+	getJSON(t, s.routes(), "/api/pipeline", &card)
+	var got []string
+	for _, src := range card.Sources {
+		got = append(got, fmt.Sprintf("%s %d %v %v", src.Source, src.Total, src.Counts, src.Aliases))
+	}
+	want := []string{
+		"claude 200 map[complete:200] map[]",
+		"contactout 200 map[complete:200] map[]",
+		"edgar 200 map[complete:131 failed:3 skipped:66] map[sec:50]",
+		"exa 200 map[circuit_open:169 complete:11 failed:20] map[]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("/api/pipeline sources =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -1,19 +1,34 @@
 // Command dashboard is the platform health page that enrichmeter's data is
 // captured for, one server-rendered HTML page (inline SVG, no JavaScript
-// framework; it reloads its cards every 30 seconds) with three cards:
+// framework; it reloads its cards every 30 seconds). Its top lists, worst
+// first, what needs a person: a quota over, used up or on course to run out;
+// a source whose outcomes in the window are circuit open on 10 % or more of
+// them, or failed on 20 % or more ("Exa: circuit open on 169 of 200
+// prospects (85 %) in the last 24 h."); other failures; a card that could
+// not be read. Then three cards:
 //
 //   - API Quota Burn: a row per provider and per Claude token counter with
 //     its use of the current period against the plan's limit, what remains,
 //     the average daily burn, the projected run-out date and, when known,
 //     what the provider itself reports as left. Rows over their quota or set
-//     to run out this period are marked in colour and in words, and listed
-//     at the top of the page. Each row has a 30-day chart; the providers'
-//     charts share one scale, the token counters' another.
+//     to run out this period are marked in colour and in words. Each row has
+//     a 30-day chart; the providers' charts share one scale, the token
+//     counters' another.
 //   - Enrichment Pipeline: per source, its prospects' last outcomes by status,
 //     over a window chosen on the page (1 h, 24 h by default, 7 days, 30 days
-//     or all time).
-//   - Error Feed: the newest failed sources in that window, with prospect,
-//     stored (safe) message and time.
+//     or all time), sources over a threshold first, each with its quota's
+//     state: a source's name in the status column is its provider's in
+//     usage (edgar for SEC EDGAR). Entries that earlier versions of the
+//     examples stored as sec are counted, and listed, under edgar, and the
+//     card says how many.
+//   - Error Feed: that window's failures grouped by source and stored (safe)
+//     message, the group with the newest failure first, each with its count,
+//     its newest time and its newest prospects.
+//
+// On a wide screen the statuses' cards sit beside the quota card. On a
+// narrow one the cards stack, and those the top's lines are about come
+// first, worst first: on a tie the statuses' cards, which are short, before
+// the quota card's nine charts.
 //
 // Run it with no servers at all:
 //
@@ -22,9 +37,10 @@
 // Without -redis (or REDIS_URL) it serves an in-process Redis filled with a
 // month of sample counts: ContactOut over its quota, Claude's input tokens on
 // course to run out (on any day of the month), and Apollo's own quota
-// report. The two status cards need PostgreSQL (-postgres or DATABASE_URL;
-// `go run ./examples/pipeline -postgres URL` fills its table); without it
-// they say how to turn them on.
+// report. The two status cards need PostgreSQL (-postgres or DATABASE_URL);
+// without it they say how to turn them on. `go run ./examples/pipeline
+// -postgres URL` and `go run ./examples/quickstart -postgres URL` fill the
+// table prospects, which -table names in all three commands.
 //
 // The JSON behind the cards; a bad parameter gets 400 and {"error": "..."}:
 //
@@ -42,13 +58,21 @@
 //	                            burn and reported are left out when there are none
 //	GET /api/pipeline?window=24h   window 1h, 24h, 7d, 30d or all (default 24h)
 //	  {"window": "24h", "since": "2026-11-25T12:00:00Z",   null for all
-//	   "sources": [{"source": "exa", "total": 50, "counts": {"complete": 41, "failed": 9}}, ...]}
+//	   "sources": [{"source": "edgar", "total": 200,        in name order
+//	     "counts": {"complete": 131, "failed": 3, "skipped": 66},
+//	     "aliases": {"sec": 50}}, ...]}     included entries stored as sec; left out when none
 //	GET /api/errors?since=2026-11-26T00:00:00Z&limit=50   since RFC 3339 (default 24 h ago), limit 1 to 1000
 //	  {"since": "...", "errors": [{"prospectId": "...", "source": "exa", "error": "HTTP 429",
 //	     "at": "2026-11-26T03:15:03.123Z"}, ...]}          newest first; at null for legacy entries
+//	GET /api/errors?group=1&since=...&limit=50             the same failures grouped; limit counts groups
+//	  {"since": "...", "groups": [{"source": "exa", "error": "HTTP 503", "count": 20,
+//	     "latest": "2026-11-26T11:03:20Z",                 null when all are legacy entries
+//	     "newest": [{"prospectId": "...", "source": "exa", "error": "HTTP 503", "at": "..."}, ...]}, ...]}
+//	                            the group with the newest failure first; newest: its 5 newest
 //	GET /?window=24h            the page
 //
-// /api/pipeline and /api/errors answer 503 without PostgreSQL.
+// Sources are named as the cards name them: entries stored as sec read as
+// edgar. /api/pipeline and /api/errors answer 503 without PostgreSQL.
 package main
 
 import (
@@ -68,59 +92,90 @@ import (
 	"github.com/enrichmeter/enrichmeter/usage"
 )
 
+// config is what the command line sets.
+type config struct {
+	addr, redisURL, postgresURL, table string
+}
+
+// parseFlags reads the command line, args without the program's name.
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:6379/0); empty serves a sample month from an in-process Redis")
+	fs.StringVar(&c.postgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the status cards; empty turns them off")
+	fs.StringVar(&c.table, "table", sourcestatus.DefaultTable, "table of the prospects' statuses, as examples/pipeline and examples/quickstart name it")
+	err := fs.Parse(args)
+	return c, err
+}
+
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	redisURL := flag.String("redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:6379/0); empty serves a sample month from an in-process Redis")
-	postgresURL := flag.String("postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the status cards; empty turns them off")
-	table := flag.String("table", sourcestatus.DefaultTable, "table of the prospects' statuses")
-	flag.Parse()
+	c, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	} else if err != nil {
+		os.Exit(2) // the flag set has said why
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	rdb, _, closeRedis, err := localredis.Open(*redisURL)
+	rdb, _, closeRedis, err := localredis.Open(c.redisURL)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer closeRedis()
-	if *redisURL == "" {
+	if c.redisURL == "" {
 		if err := seedSample(ctx, rdb, time.Now()); err != nil {
 			log.Fatal(err)
 		}
 	}
 
-	s := &server{usage: usage.NewReader(rdb), quotas: sampleQuotas, table: *table, now: time.Now}
-	if *postgresURL != "" {
-		pool, err := pgxpool.New(ctx, *postgresURL)
+	s := &server{usage: usage.NewReader(rdb), quotas: sampleQuotas, table: c.table, now: time.Now}
+	if c.postgresURL != "" {
+		pool, err := pgxpool.New(ctx, c.postgresURL)
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer pool.Close()
-		if s.statuses, err = sourcestatus.NewReader(pool, sourcestatus.WithTable(*table)); err != nil {
+		if s.statuses, err = openStatuses(ctx, pool, c.table); err != nil {
 			log.Fatal(err)
-		}
-		// The cards read every row without the schema kit's indexes: fine
-		// for a sample, seconds per refresh at a million prospects.
-		if kit, err := sourcestatus.NewSchema(sourcestatus.WithTable(*table)); err != nil {
-			log.Fatal(err)
-		} else if err := kit.Check(ctx, pool); err != nil {
-			var exists bool
-			if qerr := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, *table).Scan(&exists); qerr == nil && !exists {
-				log.Printf("%v (the status cards need the table: go run ./examples/pipeline -postgres URL fills it)", err)
-			} else {
-				log.Printf("%v (the cards work, but read the whole table: see Schema.Apply)", err)
-			}
 		}
 	}
 
-	srv := &http.Server{Addr: *addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: c.addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
-	log.Printf("dashboard on http://%s", *addr)
+	log.Printf("dashboard on http://%s", c.addr)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// openStatuses returns a reader of the statuses in table, and logs what is
+// wrong with the table, if anything: missing, or without the schema kit's
+// indexes.
+func openStatuses(ctx context.Context, pool *pgxpool.Pool, table string) (*sourcestatus.Reader, error) {
+	r, err := sourcestatus.NewReader(pool, sourcestatus.WithTable(table))
+	if err != nil {
+		return nil, err
+	}
+	// The cards read every row without the schema kit's indexes: fine
+	// for a sample, seconds per refresh at a million prospects.
+	kit, err := sourcestatus.NewSchema(sourcestatus.WithTable(table))
+	if err != nil {
+		return nil, err
+	}
+	if err := kit.Check(ctx, pool); err != nil {
+		var exists bool
+		if qerr := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists); qerr == nil && !exists {
+			log.Printf("%v (the status cards need the table: go run ./examples/pipeline -postgres URL fills it)", err)
+		} else {
+			log.Printf("%v (the cards work, but read the whole table: see Schema.Apply)", err)
+		}
+	}
+	return r, nil
 }

@@ -28,16 +28,19 @@ var pageTemplate = template.Must(template.New("page").Parse(pageHTML))
 
 const (
 	chartDays      = 30 // days in each provider's chart
-	feedRows       = 20 // failures the Error Feed lists
+	feedRows       = 20 // groups of failures the Error Feed lists
 	refreshSeconds = 30 // how often the page reloads its cards
 )
 
 // pageView is what page.html prints.
 type pageView struct {
-	Now       time.Time
-	NowText   string
-	Refresh   int
-	Attention []attention
+	Now     time.Time
+	NowText string
+	Refresh int
+	Banners []banner
+	// Order is the place of each column ("quota", "statuses") when they
+	// stack on a narrow screen: see cardOrder.
+	Order map[string]int
 
 	QuotaErr    string
 	Calls       []rowView
@@ -50,19 +53,34 @@ type pageView struct {
 	Window      window
 	Windows     []windowLink
 	Sources     []sourceView
+	Thresholds  string // when a source gets a banner, in words
 	PipelineErr string
-	Failed      int64 // failed sources in the window, from the pipeline card
-	Feed        []failureView
+	Feed        []groupView
 	FeedLimit   int
 	FeedErr     string
 }
 
-// attention is one line of the page's top: what needs a person now.
-type attention struct {
-	Level  string // "bad", "warn" or "ok"
-	Anchor string // the element it is about
+// A banner is one line of the page's top: what needs a person now.
+type banner struct {
+	Level  string // "bad", "warn" or "ok": see levels
+	Column string // the column it is about, "quota" or "statuses", for cardOrder
+	Anchor string // the element it links to
 	Head   string
 	Text   string
+}
+
+// levels are the banners' levels, worst first.
+var levels = []string{"bad", "warn", "ok"}
+
+// bannerKinds are the kinds of banner the top of the page shows, each
+// reading what the page has read. The page lists their banners worst level
+// first, in this order within a level; another kind of problem is one more
+// entry here.
+var bannerKinds = []func(v *pageView) []banner{
+	unreadableBanners, // a card that could not be read
+	sourceBanners,     // a source failing or circuit-open above sourceAlarms
+	quotaBanners,      // a quota used up, or on course to run out
+	failureBanners,    // failures below sourceAlarms
 }
 
 // rowView is one counter's row of the API Quota Burn card.
@@ -95,10 +113,16 @@ type windowLink struct {
 
 // sourceView is one source's line of the Enrichment Pipeline card.
 type sourceView struct {
-	Source   string
+	ID       string // element id: "source-exa"
+	Source   string // its name in the status column: "exa"
+	Name     string // for people: "Exa"
 	Total    string
 	Segments []segment
 	Counts   []statusCount
+	Aliases  string   // the entries stored under older names, in words
+	Alarm    *alarm   // nil while under every sourceAlarm
+	Quota    *rowView // its provider's row in the quota card, if it has one
+	failed   int64
 }
 
 type segment struct {
@@ -112,8 +136,18 @@ type statusCount struct {
 	Zero                bool
 }
 
+// groupView is one group of the Error Feed: a source's failures with one
+// message.
+type groupView struct {
+	Source, Name, Error string
+	Count               string // "20 prospects"
+	Ago, Exact, ISO     string // of the newest
+	Newest              []failureView
+	More                string // "and 15 more", when Newest is not all
+}
+
 type failureView struct {
-	Source, Prospect, Error, Ago, Exact, ISO string
+	Prospect, Ago, Exact, ISO string
 }
 
 // page serves the HTML page; ?window= sets the statuses' window (24h by
@@ -138,7 +172,7 @@ func (s *server) pageView(ctx context.Context, win window) pageView {
 	now := s.now()
 	v := pageView{
 		Now: now.UTC(), NowText: now.UTC().Format("Jan 2, 15:04 UTC"), Refresh: refreshSeconds,
-		Postgres: s.statuses != nil, Table: s.table, Window: win, FeedLimit: feedRows,
+		Postgres: s.statuses != nil, Table: s.table, Window: win, FeedLimit: feedRows, Thresholds: thresholds(),
 	}
 	for _, w := range windows {
 		v.Windows = append(v.Windows, windowLink{Label: w.Label, Href: "?window=" + w.Name, Current: w == win})
@@ -146,41 +180,171 @@ func (s *server) pageView(ctx context.Context, win window) pageView {
 
 	if card, err := s.quotaCard(ctx, chartDays); err != nil {
 		v.QuotaErr = err.Error()
-		v.Attention = append(v.Attention, attention{"bad", "quota", "Usage unreadable:", err.Error()})
 	} else {
 		v.Calls, v.CallsScale = rows(card.Providers, now)
 		v.Tokens, v.TokensScale = rows(card.Tokens, now)
-		for _, row := range slices.Concat(v.Calls, v.Tokens) {
-			if a, ok := row.attention(); ok {
-				v.Attention = append(v.Attention, a)
-			}
-		}
 	}
 
 	if s.statuses != nil {
-		since := win.since(now)
+		var groups []errorGroup
+		if feed, err := s.errorGroups(ctx, win.since(now), feedRows); err != nil {
+			v.FeedErr = s.explain(err).Error()
+		} else {
+			groups = feed.Groups
+			for _, g := range groups {
+				v.Feed = append(v.Feed, group(g, now))
+			}
+		}
 		if card, err := s.pipelineCard(ctx, win); err != nil {
 			v.PipelineErr = s.explain(err).Error()
 		} else {
-			v.Sources, v.Failed = sources(card)
-		}
-		if feed, err := s.errorFeed(ctx, since, feedRows); err != nil {
-			v.FeedErr = s.explain(err).Error()
-		} else {
-			for _, f := range feed.Errors {
-				v.Feed = append(v.Feed, failure(f, now))
-			}
-		}
-		if v.Failed > 0 {
-			v.Attention = append(v.Attention, attention{"warn", "errors",
-				fmt.Sprintf("%s sources failed", commas(v.Failed)), win.Phrase() + "; the newest are in the Error Feed."})
+			v.Sources = sources(card, v.Calls, groups, win, now)
 		}
 	}
-	if len(v.Attention) == 0 {
-		v.Attention = append(v.Attention, attention{"ok", "quota", "All quotas on track.", "No provider is over its quota or set to run out this period."})
+
+	for _, kind := range bannerKinds {
+		v.Banners = append(v.Banners, kind(&v)...)
 	}
+	slices.SortStableFunc(v.Banners, func(a, b banner) int {
+		return cmp.Compare(slices.Index(levels, a.Level), slices.Index(levels, b.Level))
+	})
+	if len(v.Banners) == 0 {
+		text := "No provider is over its quota or set to run out this period."
+		if v.Postgres {
+			text += " No source is failing above the thresholds " + win.Phrase() + "."
+		}
+		v.Banners = append(v.Banners, banner{Level: "ok", Column: "quota", Anchor: "quota", Head: "All quotas on track.", Text: text})
+	}
+	v.Order = cardOrder(v.Banners)
 	return v
 }
+
+// unreadableBanners names the cards that could not be read.
+func unreadableBanners(v *pageView) []banner {
+	var out []banner
+	if v.QuotaErr != "" {
+		out = append(out, banner{Level: "bad", Column: "quota", Anchor: "quota", Head: "Usage unreadable:", Text: v.QuotaErr})
+	}
+	if v.PipelineErr != "" || v.FeedErr != "" {
+		out = append(out, banner{Level: "bad", Column: "statuses", Anchor: "pipeline", Head: "Source statuses unreadable:", Text: "the Enrichment Pipeline card says why."})
+	}
+	return out
+}
+
+// quotaBanners names the quotas that are used up or on course to run out.
+func quotaBanners(v *pageView) []banner {
+	var out []banner
+	for _, row := range slices.Concat(v.Calls, v.Tokens) {
+		if b, ok := row.banner(); ok {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// sourceBanners names the sources over one of sourceAlarms.
+func sourceBanners(v *pageView) []banner {
+	var out []banner
+	for _, src := range v.Sources {
+		if a := src.Alarm; a != nil {
+			out = append(out, banner{Level: a.Level, Column: "statuses", Anchor: src.ID, Head: src.Name + ": " + a.Head + ".", Text: a.Text})
+		}
+	}
+	return out
+}
+
+// failureBanners counts the failures of the sources under every
+// sourceAlarm, which the Error Feed lists.
+func failureBanners(v *pageView) []banner {
+	var failed int64
+	alarms := false
+	for _, src := range v.Sources {
+		if src.Alarm != nil {
+			alarms = true
+		} else {
+			failed += src.failed
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	head, text := plural(failed, "failed outcome"), v.Window.Phrase()+": grouped by source and message in the Error Feed."
+	if alarms {
+		head, text = plural(failed, "other failed outcome"), v.Window.Phrase()+", in sources under the thresholds: grouped in the Error Feed."
+	}
+	return []banner{{Level: "warn", Column: "statuses", Anchor: "errors", Head: head, Text: text}}
+}
+
+// cardOrder places the page's two columns when they stack on a narrow
+// screen: those a banner is about first, worst first, the statuses before
+// the quotas on a tie (they are short, and say what fails now, where the
+// quota card is nine 30-day charts long); the others in the page's order.
+func cardOrder(banners []banner) map[string]int {
+	worst := map[string]int{} // the worst level of a column's banners
+	for _, b := range banners {
+		if l := slices.Index(levels, b.Level); b.Level != "ok" {
+			if w, ok := worst[b.Column]; !ok || l < w {
+				worst[b.Column] = l
+			}
+		}
+	}
+	columns := []string{"quota", "statuses"} // the page's order
+	onTie := []string{"statuses", "quota"}
+	rank := func(c string) int {
+		if w, ok := worst[c]; ok {
+			return w*len(onTie) + slices.Index(onTie, c)
+		}
+		return len(levels)*len(onTie) + slices.Index(columns, c)
+	}
+	order := map[string]int{}
+	for _, c := range columns {
+		for _, other := range columns {
+			if rank(other) < rank(c) {
+				order[c]++
+			}
+		}
+	}
+	return order
+}
+
+// A sourceAlarm is a share of a source's outcomes in the window, in one
+// status, that puts the source at the top of the page.
+type sourceAlarm struct {
+	Status  sourcestatus.Status
+	Percent int64 // at least this share of the source's outcomes
+	Level   string
+}
+
+// sourceAlarms are checked in this order: the first that holds heads the
+// source's banner.
+var sourceAlarms = []sourceAlarm{
+	{sourcestatus.CircuitOpen, 10, "bad"},
+	{sourcestatus.Failed, 20, "bad"},
+}
+
+// thresholds says sourceAlarms in words.
+func thresholds() string {
+	var parts []string
+	for i, a := range sourceAlarms {
+		part := fmt.Sprintf("%s on %d %% or more", statusWords(a.Status), a.Percent)
+		if i == 0 {
+			part += " of its outcomes"
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, ", or ")
+}
+
+// An alarm is a source over one of sourceAlarms.
+type alarm struct {
+	Level string
+	Head  string // "circuit open on 169 of 200 prospects (85 %) in the last 24 h"
+	Text  string // what else is known of it
+	Line  string // for its line in the Enrichment Pipeline card
+}
+
+// percent returns n of total in whole percent, halves rounded up.
+func percent(n, total int64) int64 { return (n*200 + total) / (total * 2) }
 
 // names are how the page names the counters.
 var names = map[string]string{
@@ -277,15 +441,15 @@ func row(u providerUsage, sc scale, now time.Time) rowView {
 	return v
 }
 
-// attention says what a row's state asks of a person, if anything.
-func (v rowView) attention() (attention, bool) {
+// banner says what a row's state asks of a person, if anything.
+func (v rowView) banner() (banner, bool) {
 	switch v.State {
 	case stateOver, stateUsedUp:
-		return attention{"bad", v.ID, v.Name + " " + v.Alert + ":", v.Caption + "."}, true
+		return banner{Level: "bad", Column: "quota", Anchor: v.ID, Head: v.Name + " " + v.Alert + ":", Text: v.Caption + "."}, true
 	case stateRunsOut:
-		return attention{"warn", v.ID, v.Name + " " + v.Alert + ":", v.Caption + ", before its quota resets."}, true
+		return banner{Level: "warn", Column: "quota", Anchor: v.ID, Head: v.Name + " " + v.Alert + ":", Text: v.Caption + ", before its quota resets."}, true
 	}
-	return attention{}, false
+	return banner{}, false
 }
 
 // quotaHeader matches the headers that say how much is left: Apollo's
@@ -332,14 +496,26 @@ var statusOrder = []sourcestatus.Status{
 	sourcestatus.Complete, sourcestatus.Failed, sourcestatus.CircuitOpen, sourcestatus.Skipped, sourcestatus.Pending,
 }
 
-// sources turns the pipeline card into its lines, and counts the failures.
-func sources(card pipelineCard) ([]sourceView, int64) {
-	var failed int64
+// sources turns the pipeline card into its lines: each source joined to its
+// provider's row of calls by its name, and checked against sourceAlarms, in
+// words that name its commonest error in groups. Sources over a threshold
+// come first.
+func sources(card pipelineCard, calls []rowView, groups []errorGroup, win window, now time.Time) []sourceView {
 	out := make([]sourceView, 0, len(card.Sources))
 	for _, src := range card.Sources {
-		v := sourceView{Source: src.Source, Total: commas(src.Total) + " outcomes"}
-		if src.Total == 1 {
-			v.Total = "1 outcome"
+		v := sourceView{
+			ID: "source-" + src.Source, Source: src.Source, Name: cmp.Or(names[src.Source], src.Source),
+			Total: plural(src.Total, "outcome"), failed: src.Counts[string(sourcestatus.Failed)],
+		}
+		if i := slices.IndexFunc(calls, func(r rowView) bool { return r.ID == "row-"+src.Source }); i >= 0 {
+			v.Quota = &calls[i]
+		}
+		var aliases []string
+		for _, name := range slices.Sorted(maps.Keys(src.Aliases)) {
+			aliases = append(aliases, fmt.Sprintf("%s stored as %s", plural(src.Aliases[name], "outcome"), name))
+		}
+		if len(aliases) > 0 {
+			v.Aliases = "Includes " + strings.Join(aliases, " and ") + " by earlier versions."
 		}
 		order := make([]string, 0, len(statusOrder))
 		for _, st := range statusOrder {
@@ -356,7 +532,7 @@ func sources(card pipelineCard) ([]sourceView, int64) {
 			if !slices.Contains(statusOrder, sourcestatus.Status(st)) {
 				class = "st-other"
 			}
-			label := strings.ReplaceAll(st, "_", " ")
+			label := statusWords(sourcestatus.Status(st))
 			v.Counts = append(v.Counts, statusCount{Class: class, Label: label, Value: commas(n), Zero: n == 0})
 			if n > 0 && src.Total > 0 {
 				v.Segments = append(v.Segments, segment{
@@ -365,14 +541,113 @@ func sources(card pipelineCard) ([]sourceView, int64) {
 				})
 			}
 		}
-		failed += src.Counts[string(sourcestatus.Failed)]
+		v.Alarm = sourceAlarmOf(src, v.Quota, groups, win, now)
 		out = append(out, v)
 	}
-	return out, failed
+	// Those over a threshold first, worst first; the others in name order.
+	slices.SortStableFunc(out, func(a, b sourceView) int { return cmp.Compare(a.level(), b.level()) })
+	return out
+}
+
+// level is the rank in levels of the source's alarm, past them without one.
+func (v sourceView) level() int {
+	if v.Alarm == nil {
+		return len(levels)
+	}
+	return slices.Index(levels, v.Alarm.Level)
+}
+
+// sourceAlarmOf returns the first of sourceAlarms src is over, in words, or
+// nil.
+func sourceAlarmOf(src sourceCounts, quota *rowView, groups []errorGroup, win window, now time.Time) *alarm {
+	if src.Total == 0 {
+		return nil
+	}
+	i := slices.IndexFunc(sourceAlarms, func(a sourceAlarm) bool {
+		return src.Counts[string(a.Status)]*100 >= a.Percent*src.Total
+	})
+	if i < 0 {
+		return nil
+	}
+	first := sourceAlarms[i]
+	share := func(st sourcestatus.Status) (int64, int64) {
+		n := src.Counts[string(st)]
+		return n, percent(n, src.Total)
+	}
+	n, pct := share(first.Status)
+	a := &alarm{
+		Level: first.Level,
+		Head:  fmt.Sprintf("%s on %s of %s (%d %%) %s", statusWords(first.Status), commas(n), plural(src.Total, "prospect"), pct, win.Phrase()),
+		Line:  fmt.Sprintf("%s on %d %% of its outcomes (threshold %d %%).", capital(statusWords(first.Status)), pct, first.Percent),
+	}
+	var text []string
+	for _, other := range sourceAlarms {
+		if n, pct := share(other.Status); other.Status != first.Status && n > 0 {
+			text = append(text, fmt.Sprintf("%s also %s (%d %%).", commas(n), statusWords(other.Status), pct))
+		}
+	}
+	// Its commonest error in the feed's groups, which count every failure
+	// in the window.
+	var top *errorGroup
+	for i, g := range groups {
+		if g.Source == src.Source && (top == nil || g.Count > top.Count) {
+			top = &groups[i]
+		}
+	}
+	if top != nil {
+		latest := "time unknown"
+		if top.Latest != nil {
+			latest = "latest " + ago(*top.Latest, now)
+		}
+		text = append(text, fmt.Sprintf("Commonest error: %s (%s, %s).", cmp.Or(top.Error, "(no message)"), plural(top.Count, "prospect"), latest))
+	}
+	if quota != nil && quota.Alert != "" {
+		text = append(text, "Its quota: "+quota.Badge+".")
+	}
+	a.Text = strings.Join(text, " ")
+	return a
+}
+
+// statusWords says a status in words: "circuit open".
+func statusWords(st sourcestatus.Status) string { return strings.ReplaceAll(string(st), "_", " ") }
+
+// capital returns s with its first letter in upper case.
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// plural writes n things: "1 outcome", "2,279 outcomes".
+func plural(n int64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return commas(n) + " " + thing + "s"
+}
+
+// group turns one group of the Error Feed into what the card shows.
+func group(g errorGroup, now time.Time) groupView {
+	v := groupView{
+		Source: g.Source, Name: cmp.Or(names[g.Source], g.Source), Error: cmp.Or(g.Error, "(no message)"),
+		Count: plural(g.Count, "prospect"),
+		Ago:   "time unknown", Exact: "written by an older version, without a time",
+	}
+	if g.Latest != nil {
+		v.Ago, v.Exact, v.ISO = ago(*g.Latest, now), exact(*g.Latest), g.Latest.UTC().Format(time.RFC3339)
+	}
+	for _, f := range g.Newest {
+		v.Newest = append(v.Newest, failure(f, now))
+	}
+	if more := g.Count - int64(len(g.Newest)); more > 0 {
+		v.More = "and " + commas(more) + " more"
+	}
+	return v
 }
 
 func failure(f errorFeedRow, now time.Time) failureView {
-	v := failureView{Source: f.Source, Prospect: f.ProspectID, Error: cmp.Or(f.Error, "(no message)"), Ago: "time unknown", Exact: "written by an older version, without a time"}
+	v := failureView{Prospect: f.ProspectID, Ago: "time unknown", Exact: "written by an older version, without a time"}
 	if f.At != nil {
 		v.Ago, v.Exact, v.ISO = ago(*f.At, now), exact(*f.At), f.At.UTC().Format(time.RFC3339)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,13 +37,14 @@ func TestReportedOf(t *testing.T) {
 }
 
 func TestSources(t *testing.T) {
-	card := pipelineCard{Sources: []sourceCounts{
+	card := pipelineCard{Sources: []sourceCounts{ // in name order
+		{Source: "edgar", Total: 1, Counts: map[string]int64{"skipped": 1}, Aliases: map[string]int64{"sec": 1}},
 		{Source: "exa", Total: 4, Counts: map[string]int64{"complete": 2, "failed": 1, "retrying": 1}},
-		{Source: "sec", Total: 1, Counts: map[string]int64{"skipped": 1}},
 	}}
-	got, failed := sources(card)
-	if failed != 1 || len(got) != 2 || got[0].Total != "4 outcomes" || got[1].Total != "1 outcome" {
-		t.Fatalf("sources = %+v, %d failed", got, failed)
+	calls := []rowView{{ID: "row-exa", Name: "Exa", State: stateOver, Badge: "Over quota by 3", Alert: "over quota by 3"}}
+	got := sources(card, calls, nil, windows[1], now) // exa, over a threshold, first
+	if len(got) != 2 || got[0].Total != "4 outcomes" || got[1].Total != "1 outcome" || got[0].Name != "Exa" || got[1].Name != "SEC EDGAR" {
+		t.Fatalf("sources = %+v", got)
 	}
 	var labels []string
 	for _, c := range got[0].Counts {
@@ -53,5 +56,85 @@ func TestSources(t *testing.T) {
 	}
 	if segs := got[0].Segments; len(segs) != 3 || segs[0].Style != "width: 50.00%" || segs[2].Class != "st-other" {
 		t.Errorf("exa's bar = %+v", segs)
+	}
+	// Joined by name to its provider's row; edgar has none here.
+	if got[0].Quota != &calls[0] || got[1].Quota != nil {
+		t.Errorf("quota rows: exa %v, edgar %v; want exa's and none", got[0].Quota, got[1].Quota)
+	}
+	if got[1].Aliases != "Includes 1 outcome stored as sec by earlier versions." {
+		t.Errorf("edgar's aliases = %q", got[1].Aliases)
+	}
+	if a := got[0].Alarm; a == nil || a.Head != "failed on 1 of 4 prospects (25 %) in the last 24 h" || a.Text != "Its quota: Over quota by 3." {
+		t.Errorf("exa's alarm = %+v", a)
+	}
+}
+
+// TestSourceAlarms checks the thresholds at their edges, and what an alarm
+// says beside its head.
+func TestSourceAlarms(t *testing.T) {
+	latest := now.Add(-3 * time.Minute)
+	groups := []errorGroup{
+		{Source: "exa", Error: "HTTP 429", Count: 2, Latest: &now},
+		{Source: "exa", Error: "HTTP 503", Count: 20, Latest: &latest},
+		{Source: "claude", Error: "HTTP 529", Count: 90, Latest: &now},
+	}
+	cases := []struct {
+		counts     map[string]int64
+		head, text string // head "" for no alarm
+	}{
+		{map[string]int64{"complete": 11, "failed": 20, "circuit_open": 169}, "circuit open on 169 of 200 prospects (85 %) in the last 24 h",
+			"20 also failed (10 %). Commonest error: HTTP 503 (20 prospects, latest 3 min ago)."},
+		{map[string]int64{"complete": 9, "circuit_open": 1}, "circuit open on 1 of 10 prospects (10 %) in the last 24 h",
+			"Commonest error: HTTP 503 (20 prospects, latest 3 min ago)."},
+		{map[string]int64{"complete": 91, "circuit_open": 9}, "", ""},
+		{map[string]int64{"complete": 4, "failed": 1}, "failed on 1 of 5 prospects (20 %) in the last 24 h",
+			"Commonest error: HTTP 503 (20 prospects, latest 3 min ago)."},
+		{map[string]int64{"complete": 801, "failed": 199}, "", ""}, // 19.9 %: shown as 20 %, under
+		{map[string]int64{"complete": 50, "failed": 30, "circuit_open": 20}, "circuit open on 20 of 100 prospects (20 %) in the last 24 h",
+			"30 also failed (30 %). Commonest error: HTTP 503 (20 prospects, latest 3 min ago)."},
+		{map[string]int64{"skipped": 3, "pending": 7}, "", ""},
+	}
+	for _, c := range cases {
+		src := sourceCounts{Source: "exa", Counts: c.counts}
+		for _, n := range c.counts {
+			src.Total += n
+		}
+		a := sourceAlarmOf(src, nil, groups, windows[1], now)
+		switch {
+		case c.head == "" && a != nil:
+			t.Errorf("%v: alarm %+v, want none", c.counts, a)
+		case c.head != "" && (a == nil || a.Head != c.head || a.Text != c.text || a.Level != "bad"):
+			t.Errorf("%v: alarm %+v, want %q, %q", c.counts, a, c.head, c.text)
+		}
+	}
+	if got, want := thresholds(), "circuit open on 10 % or more of its outcomes, or failed on 20 % or more"; got != want {
+		t.Errorf("thresholds() = %q, want %q", got, want)
+	}
+}
+
+// TestCardOrder checks where the columns go when they stack: those a banner
+// is about first, worst first, the statuses first on a tie.
+func TestCardOrder(t *testing.T) {
+	b := func(level, column string) banner { return banner{Level: level, Column: column} }
+	cases := []struct {
+		banners []banner
+		want    string // the columns, first first
+	}{
+		{nil, "quota statuses"},
+		{[]banner{b("ok", "quota")}, "quota statuses"},
+		{[]banner{b("bad", "quota")}, "quota statuses"},
+		{[]banner{b("warn", "statuses")}, "statuses quota"},
+		{[]banner{b("bad", "quota"), b("warn", "statuses")}, "quota statuses"},
+		{[]banner{b("warn", "quota"), b("bad", "statuses")}, "statuses quota"},
+		{[]banner{b("bad", "quota"), b("warn", "quota"), b("bad", "statuses")}, "statuses quota"},
+		{[]banner{b("warn", "quota"), b("warn", "statuses")}, "statuses quota"},
+	}
+	for _, c := range cases {
+		order := cardOrder(c.banners)
+		columns := []string{"quota", "statuses"}
+		slices.SortFunc(columns, func(a, b string) int { return order[a] - order[b] })
+		if got := strings.Join(columns, " "); got != c.want {
+			t.Errorf("cardOrder(%v) = %v, want %s", c.banners, order, c.want)
+		}
 	}
 }

@@ -42,13 +42,13 @@ func TestPipelineRecordsEveryOutcome(t *testing.T) {
 	// Every prospect has four outcomes, none left pending.
 	var entries, pending, skipped int
 	err := pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE e.value->>'status' = 'pending'),
-		count(*) FILTER (WHERE e.key = 'sec' AND e.value->>'status' = 'skipped')
+		count(*) FILTER (WHERE e.key = 'edgar' AND e.value->>'status' = 'skipped')
 		FROM `+pgx.Identifier{c.table}.Sanitize()+`, jsonb_each(enrichment_source_status) e`).Scan(&entries, &pending, &skipped)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if entries != 160 || pending != 0 || skipped == 0 {
-		t.Errorf("%d entries (want 160), %d pending (want 0), %d sec skipped (want some)", entries, pending, skipped)
+		t.Errorf("%d entries (want 160), %d pending (want 0), %d edgar skipped (want some)", entries, pending, skipped)
 	}
 }
 

@@ -13,8 +13,9 @@
 //
 // Redis defaults to an in-process miniredis (REDIS_URL or -redis use a real
 // one). With a PostgreSQL URL (DATABASE_URL or -postgres) it also records
-// each source's outcome in a table and prints the error feed; without one it
-// prints the status JSON it would write.
+// each source's outcome in the table prospects (-table names another, as for
+// examples/pipeline and examples/dashboard, which reads it) and prints the
+// error feed; without one it prints the status JSON it would write.
 package main
 
 import (
@@ -55,7 +56,7 @@ func main() {
 	var c config
 	flag.StringVar(&c.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:6379/0); empty runs an in-process miniredis")
 	flag.StringVar(&c.postgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL; empty skips the source statuses")
-	flag.StringVar(&c.table, "table", "enrichmeter_quickstart_prospects", "table for the prospects, created if missing")
+	flag.StringVar(&c.table, "table", sourcestatus.DefaultTable, "table for the prospects, created if missing; examples/dashboard reads it by the same flag")
 	flag.Parse()
 	c.now = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -383,6 +384,11 @@ func printErrorFeed(ctx context.Context, out io.Writer, r *sourcestatus.Reader, 
 	for _, f := range failures {
 		fmt.Fprintf(out, "  %s  %-36s %-10s %s\n", f.At.Format("Jan 02 15:04"), f.ProspectID, f.Source, f.Error)
 	}
+	tableFlag := ""
+	if table != sourcestatus.DefaultTable {
+		tableFlag = " -table " + table
+	}
+	fmt.Fprintf(out, "\nSee them on the health page: go run ./examples/dashboard -postgres URL%s\n", tableFlag)
 	return nil
 }
 

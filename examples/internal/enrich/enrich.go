@@ -30,8 +30,9 @@ type Prospect struct {
 }
 
 // Sources are the four sources a prospect goes through, in the status
-// column's names.
-var Sources = []string{"contactout", "exa", "sec", "claude"}
+// column's names: each its provider's name in usage, so that the dashboard
+// finds a source's quota by its name.
+var Sources = []string{string(usage.ContactOut), string(usage.Exa), string(usage.EDGAR), string(usage.Claude)}
 
 // Prospects returns n made-up prospects, the same on every run.
 func Prospects(n int) []Prospect {
@@ -77,17 +78,17 @@ func (e *Enricher) Run(ctx context.Context, p Prospect) map[string]sourcestatus.
 	// Apollo's match comes first; the sources run whether it succeeds or not.
 	_ = e.call(ctx, "api.apollo.io", "/api/v1/people/match", url.Values{"domain": {p.Domain}}, "")
 
-	calls := map[string]func() sourcestatus.Payload{
-		"contactout": func() sourcestatus.Payload {
+	calls := map[usage.Provider]func() sourcestatus.Payload{
+		usage.ContactOut: func() sourcestatus.Payload {
 			return e.call(ctx, "api.contactout.com", "/v1/people/enrich", url.Values{"domain": {p.Domain}}, "")
 		},
-		"exa": func() sourcestatus.Payload {
+		usage.Exa: func() sourcestatus.Payload {
 			return e.call(ctx, "api.exa.ai", "/search", url.Values{"query": {p.Name + " news"}}, "")
 		},
-		"sec": func() sourcestatus.Payload {
+		usage.EDGAR: func() sourcestatus.Payload {
 			return e.call(ctx, "efts.sec.gov", "/LATEST/search-index", url.Values{"q": {p.Ticker}}, "")
 		},
-		"claude": func() sourcestatus.Payload {
+		usage.Claude: func() sourcestatus.Payload {
 			prompt, _ := json.Marshal("Summarize the latest news about " + p.Name)
 			return e.call(ctx, "api.anthropic.com", "/v1/messages", nil,
 				`{"model":"claude-sonnet-4-5","max_tokens":400,"messages":[{"role":"user","content":`+string(prompt)+`}]}`)
@@ -98,9 +99,9 @@ func (e *Enricher) Run(ctx context.Context, p Prospect) map[string]sourcestatus.
 	var wg sync.WaitGroup
 	for source, call := range calls {
 		wg.Go(func() {
-			r := e.outcome(source, p, call)
+			r := e.outcome(string(source), p, call)
 			mu.Lock()
-			out[source] = r
+			out[string(source)] = r
 			mu.Unlock()
 		})
 	}
@@ -116,7 +117,7 @@ func (e *Enricher) outcome(source string, p Prospect, call func() sourcestatus.P
 		now = e.Now
 	}
 	switch {
-	case source == "sec" && p.Ticker == "":
+	case source == string(usage.EDGAR) && p.Ticker == "":
 		return sourcestatus.Payload{Status: sourcestatus.Skipped, Error: "private company", At: now()}
 	case e.breaker.open(source, now()):
 		return sourcestatus.Payload{Status: sourcestatus.CircuitOpen, Error: "too many recent failures", At: now()}

@@ -3,11 +3,13 @@ package enrich
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/enrichmeter/enrichmeter/examples/internal/fakeapi"
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
+	"github.com/enrichmeter/enrichmeter/usage"
 )
 
 // TestFailedCallsKeepTheirQueryOut runs a prospect against provider fakes
@@ -31,6 +33,17 @@ func TestFailedCallsKeepTheirQueryOut(t *testing.T) {
 		}
 		if strings.ContainsAny(o.Error, "?=") || strings.Contains(o.Error, p.Domain) {
 			t.Errorf("%s: error %q holds the call's query", source, o.Error)
+		}
+	}
+}
+
+// TestSourcesAreNamedAsProviders shows that each source's name in the status
+// column is its provider's in usage: one name per provider, so that a
+// source's outcomes and its quota meet on the dashboard.
+func TestSourcesAreNamedAsProviders(t *testing.T) {
+	for _, s := range Sources {
+		if !slices.Contains(Providers, usage.Provider(s)) {
+			t.Errorf("source %q is not one of the providers %v", s, Providers)
 		}
 	}
 }
