@@ -52,8 +52,9 @@ type Guard struct {
 	reader    *Reader
 	cancel    context.CancelFunc
 	done      chan struct{}
-	refreshMu sync.Mutex // one refresh at a time; protects every budget's fired
+	refreshMu sync.Mutex // one refresh at a time; protects every budget's fired, and published
 	claimID   string     // the value of this guard's alert claims: its tracker's id and its own
+	published time.Time  // when publish last wrote the quotas; zero before
 }
 
 // A budget is one provider's quota and the guard's view of its use.
@@ -204,7 +205,38 @@ func (g *Guard) Refresh(ctx context.Context) error {
 	defer g.refreshMu.Unlock()
 	err := g.refresh(ctx)
 	g.alert(ctx) // on what is known, the last view where a refresh failed
+	if err == nil {
+		err = g.publish(ctx)
+	}
 	return err
+}
+
+// publishEvery is how often a Guard writes its quotas to Redis again.
+const publishEvery = time.Hour
+
+// publish writes the guard's quotas to Redis, so that readers see what it
+// enforces (see [Reader.Quotas]): at its first refresh and then once an
+// hour, with a TTL of a week that every write renews.
+func (g *Guard) publish(ctx context.Context) error {
+	now := g.t.cfg.clock()
+	if !g.published.IsZero() && now.Sub(g.published) < publishEvery {
+		return nil
+	}
+	args := make([]any, 0, 2*len(g.list))
+	for _, b := range g.list {
+		args = append(args, string(b.p), SharedQuota{Quota: b.q, At: now}.encode())
+	}
+	k := quotasKey(g.t.cfg.prefix)
+	_, err := g.reader.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.HSet(ctx, k, args...)
+		pipe.PExpire(ctx, k, quotasTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("usage: guard: publish %d quotas: %w", len(g.list), err)
+	}
+	g.published = now
+	return nil
 }
 
 // Close stops the guard's goroutine and waits for it until ctx is done.
@@ -340,7 +372,23 @@ func (g *Guard) alert(ctx context.Context) {
 		}
 		a := Alert{Provider: c.b.p, Quota: c.b.q, Threshold: c.th, Used: c.b.used(today), Resets: c.st.resets}
 		a.Burn, a.BurnErr = g.reader.Burn(ctx, c.b.p, c.b.q)
+		g.record(ctx, c.key, a)
 		g.cfg.onAlert(a)
+	}
+}
+
+// record keeps a fired alert in Redis, for [Reader.Alerts]; a failure goes
+// to the error handler.
+func (g *Guard) record(ctx context.Context, claim string, a Alert) {
+	f := FiredAlert{Provider: a.Provider, Quota: a.Quota, Threshold: a.Threshold, Used: a.Used, Resets: a.Resets, At: g.t.cfg.clock().UTC()}
+	k := alertsKey(g.t.cfg.prefix)
+	_, err := g.reader.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.HSet(ctx, k, claim, f.encode())
+		pipe.PExpire(ctx, k, alertsTTL)
+		return nil
+	})
+	if err != nil {
+		g.t.report(fmt.Errorf("usage: guard: record the alert %s: %w", claim, err))
 	}
 }
 

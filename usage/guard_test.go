@@ -261,6 +261,13 @@ func TestAlertsFireOncePerThresholdAcrossTheFleet(t *testing.T) {
 		if got := log.thresholds(); len(got) != 2 || got[1] != 1 {
 			t.Fatalf("alerts at 101 of 100: %v, want 0.8 then 1", got)
 		}
+		// Readers see each alert once, as the guard that fired it saw it.
+		r := usage.NewReader(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(clock.Now))
+		fired, err := r.Alerts(ctx)
+		if err != nil || len(fired) != 2 || fired[0].Threshold != 0.8 || fired[0].Used != 81 || fired[1].Threshold != 1 ||
+			fired[1].Provider != usage.Claude || fired[1].Quota != quota[usage.Claude] || !fired[1].Resets.Equal(a.Resets) {
+			t.Fatalf("Reader.Alerts = %+v, %v; want the 0.8 at 81 and the 1", fired, err)
+		}
 
 		// A new period fires again.
 		clock.Set(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
@@ -268,6 +275,61 @@ func TestAlertsFireOncePerThresholdAcrossTheFleet(t *testing.T) {
 		refreshAll(g1, g2, g4)
 		if got := log.thresholds(); len(got) != 3 || got[2] != 0.8 {
 			t.Fatalf("alerts in December at 85 of 100: %v, want a second 0.8", got)
+		}
+		if fired, err := r.Alerts(ctx); err != nil || len(fired) != 1 || fired[0].Used != 85 {
+			t.Errorf("Reader.Alerts in December = %+v, %v; want only December's 0.8", fired, err)
+		}
+	})
+}
+
+func TestGuardSharesItsQuotas(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := ctxTimeout(t, 10*time.Second)
+		clock := newFakeClock(noon)
+		r := usage.NewReader(b.rdb, usage.WithPrefix(b.prefix))
+		if got, err := r.Quotas(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("Quotas with no guard = %v, %v; want none", got, err)
+		}
+		tr := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(clock.Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, tr)
+		quotas := map[usage.Provider]usage.Quota{
+			usage.Apollo:             {Limit: 10_000, Period: usage.PerMonth, AnchorDay: 15},
+			usage.ClaudeOutputTokens: {Limit: 5_000_000, Period: usage.PerMonth},
+			usage.Exa:                {Limit: 1_000},
+		}
+		g := newGuard(t, tr, quotas)
+		if err := g.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Quotas(ctx)
+		if err != nil || len(got) != len(quotas) {
+			t.Fatalf("Quotas = %v, %v; want the guard's %v", got, err, quotas)
+		}
+		for p, q := range quotas {
+			if got[p].Quota != q || !got[p].At.Equal(noon) {
+				t.Errorf("Quotas()[%s] = %+v, want %+v written at %v", p, got[p], q, noon)
+			}
+		}
+
+		// Another process's guard, configured otherwise, writes last and
+		// wins; what it does not name stays.
+		other := usage.NewTracker(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(clock.Now), usage.WithFlushInterval(time.Hour))
+		closeAtCleanup(t, other)
+		clock.Set(noon.Add(time.Minute))
+		g2 := newGuard(t, other, map[usage.Provider]usage.Quota{usage.Exa: {Limit: 2_000}})
+		if err := g2.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A malformed entry is named and left out; the others are read.
+		if err := b.rdb.HSet(ctx, "{"+b.prefix+"}:quotas", "contactout", `{"limit":-3,"period":"week"}`).Err(); err != nil {
+			t.Fatal(err)
+		}
+		got, err = r.Quotas(ctx)
+		if err == nil || !strings.Contains(err.Error(), "contactout") {
+			t.Errorf("Quotas with a malformed entry: error %v, want one naming contactout", err)
+		}
+		if got[usage.Exa].Limit != 2_000 || got[usage.Apollo].Quota != quotas[usage.Apollo] || len(got) != 3 {
+			t.Errorf("Quotas after a second guard = %+v, want exa at 2,000 beside the first guard's others", got)
 		}
 	})
 }

@@ -131,21 +131,10 @@ func (r *Reader) Reported(ctx context.Context, p Provider) (Reported, error) {
 	if err := p.Validate(); err != nil {
 		return Reported{}, err
 	}
-	if r.rdbErr != nil {
-		return Reported{}, r.rdbErr
-	}
-	var cmd *redis.MapStringStringCmd
-	_, err := r.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		cmd = pipe.HGetAll(ctx, reportedKey(r.cfg.prefix, p))
-		return nil
-	})
+	fields, err := r.hash(ctx, "reported "+string(p), reportedKey(r.cfg.prefix, p))
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return Reported{}, ctxErr
-		}
-		return Reported{}, fmt.Errorf("usage: reported %s: %w", p, err)
+		return Reported{}, err
 	}
-	fields := cmd.Val()
 	if len(fields) == 0 {
 		return Reported{}, nil
 	}
