@@ -31,9 +31,9 @@ package sourcestatus
 //
 // The steps are scans written by hand, not regular expressions: the
 // expressions of the first version cost tens of µs on a message of a few
-// hundred bytes and milliseconds on a 4 KiB one, more than the database
-// round trip beside them (BenchmarkSafeError), and a quoted value's level
-// of escaping is beyond them.
+// hundred bytes and about a millisecond on a 4 KiB one, more than the
+// database round trip beside them (BenchmarkSafeError), and a quoted
+// value's level of escaping is beyond them.
 
 import (
 	"fmt"

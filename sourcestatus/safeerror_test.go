@@ -239,6 +239,9 @@ func TestNetRedactsSecrets(t *testing.T) {
 		{"aws bare keys",
 			`sts: ExpiredToken for ASIAY34FZKBOKMUTVV7A (secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY)`,
 			`sts: ExpiredToken for [REDACTED] (secret [REDACTED])`},
+		{"aws error code named like a credential", // a name followed by ':' is taken for a field, in prose too
+			`operation error STS: AssumeRole, https response error StatusCode: 403, RequestID: 3c9d2e1f-7a6b-4c5d-8e9f-0a1b2c3d4e5f, api error ExpiredToken: The security token included in the request is expired`,
+			`operation error STS: AssumeRole, https response error StatusCode: 403, RequestID: 3c9d2e1f-7a6b-4c5d-8e9f-0a1b2c3d4e5f, api error ExpiredToken: [REDACTED] security token included in the request is expired`},
 		{"stripe masked key",
 			`{"error":{"code":"api_key_expired","doc_url":"https://stripe.com/docs/error-codes/api-key-expired","message":"Expired API Key provided: sk_live_51H8xK2********************************************x7Qz","type":"invalid_request_error"},"request_log_url":"https://dashboard.stripe.com/logs/req_AbC123dEf456Gh?t=1732590903"}`,
 			`{"error":{"code":"api_key_expired","doc_url":"https://stripe.com/docs/error-codes/api-key-expired","message":"Expired API Key provided: [REDACTED]","type":"invalid_request_error"},"request_log_url":"https://dashboard.stripe.com/logs/req_AbC123dEf456Gh"}`},
