@@ -43,12 +43,24 @@
 //
 // # Nothing secret is stored
 //
-// An error message reaches the column only through Update, which removes the
-// user info, query and fragment of every URL in it, redacts the values of
-// credential headers (Authorization, Proxy-Authorization, X-Api-Key,
-// Api-Key, X-Auth-Token, Cookie) and parameters (api_key=, access_token=,
-// password=...) and Bearer or Basic tokens, and cuts it to
-// [WithMaxErrorLen]. Those patterns are a net, not a parser of every format;
+// An error message reaches the column only through Update, which passes it
+// through a net and cuts it to [WithMaxErrorLen]. The net removes the user
+// info, query and fragment of every URL; redacts the value of every field,
+// header or parameter named for a credential (apiKey, api_key, x-api-key,
+// token, access_token, client_secret, password, Authorization, Cookie...)
+// in JSON, escaped JSON, Node's inspect output, Go's %v, header dumps and
+// key=value text, and the word after Bearer, Basic or token; and redacts
+// keys wherever they appear: of a known prefix (Anthropic and OpenAI sk-,
+// GitHub, Slack, Stripe, Google, AWS access key ids), JWTs, and words that
+// look random (20 characters or more mixing upper case, lower case and
+// digits, or 32 or more mixing letters and digits, such as hex keys). It
+// keeps hosts, paths, status codes, UUIDs (prospect ids) and request ids
+// ("req_..."). A message cut to the limit keeps no piece of a secret the
+// limit falls in.
+//
+// A net is not a parser: a secret that looks like a word, a short random
+// string, or a key shaped like a UUID with no credential's name before it
+// passes, and some harmless ids (trace ids, organization ids) are redacted.
 // FromHTTP, which knows where an HTTP call keeps its secrets, describes a
 // failed call as "HTTP 429" or by its error without them, and is the one to
 // use.

@@ -34,3 +34,6 @@ func Explain(ctx context.Context, r *Reader, read string, args ...any) (string, 
 	}
 	return plan, rows.Err()
 }
+
+// SafeError is safeError, the message as Update stores it under the limit max.
+var SafeError = safeError

@@ -1,8 +1,10 @@
 package sourcestatus_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
 )
@@ -48,4 +50,30 @@ func checkRoundTrip(t *testing.T, data []byte, s sourcestatus.Statuses) {
 		t.Fatalf("reading %s back: %v", out, err)
 	}
 	checkStatuses(t, back, want)
+}
+
+// FuzzSafeError puts a key, as its own word, between a prefix and a suffix
+// of any bytes, and cleans the message under a limit of at least 64 bytes:
+// what is stored never panics, fits the limit, is valid UTF-8 without NUL,
+// and holds no piece of the key.
+func FuzzSafeError(f *testing.F) {
+	f.Add(`{"apiKey":"`, `"}`, 4096)
+	f.Add("Authorization: Bearer", "\r\nHost: x", 80)
+	f.Add(`{\"token\":\"`, `\"}`, 64)
+	f.Add("GET https://u:p@h/x?q=", "#frag", 100)
+	f.Add("token", "\xff\x00 rejected", 70)
+	f.Fuzz(func(t *testing.T, prefix, suffix string, max int) {
+		const key = "sk-ant-api03-Xq7vR2mLp8TwN4bYc7AZk3vQ9xT2"
+		max = 64 + (max&0xffff)%4096
+		msg := prefix + " " + key + " " + suffix
+		got := sourcestatus.SafeError(msg, max)
+		if len(got) > max || !utf8.ValidString(got) || strings.Contains(got, "\x00") {
+			t.Fatalf("SafeError(%q, %d) = %q: over the limit, invalid UTF-8 or NUL", msg, max, got)
+		}
+		for i := 0; i+6 <= len(key)-13; i++ {
+			if piece := key[13+i : 13+i+6]; strings.Contains(got, piece) && !strings.Contains(prefix+suffix, piece) {
+				t.Fatalf("SafeError(%q, %d) = %q keeps %q of the key", msg, max, got, piece)
+			}
+		}
+	})
 }

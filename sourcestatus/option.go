@@ -94,7 +94,10 @@ func WithClock(now func() time.Time) Option {
 
 // WithMaxErrorLen sets the limit, in bytes of UTF-8, of the error message
 // that [Updater.Update] stores: a longer message is cut at a rune boundary
-// and ends with [TruncatedMark], within the limit. The default is
+// and ends with [TruncatedMark], within the limit. The cut is made before
+// the message is cleaned, and drops what of the word the limit falls in
+// could be part of a URL or a key, so that no piece of a secret is left at
+// the cut: the stored message may be shorter than the limit. The default is
 // [DefaultMaxErrorLen], 4 KiB; n <= 0 keeps it, and a limit below 64 is
 // raised to 64.
 func WithMaxErrorLen(n int) Option {

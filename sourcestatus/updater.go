@@ -44,10 +44,10 @@ func NewUpdater(db DB, opts ...Option) (*Updater, error) {
 // leaves it as it is. Update returns [ErrNotFound] when no prospect has the
 // id, and an error before any I/O when the id or source is empty or the
 // status is not valid ([ErrEmptyStatus], [ErrInvalidStatus]). The error
-// message is stored without URL user info, queries or fragments, with the
-// values of credentials redacted (see the package doc), at most
-// [WithMaxErrorLen] bytes long, and with NUL characters, which PostgreSQL's
-// jsonb cannot hold, as U+FFFD.
+// message is stored through the net the package doc describes: without URL
+// user info, queries or fragments, with credentials and key-shaped words
+// redacted, at most [WithMaxErrorLen] bytes long, and with NUL characters,
+// which PostgreSQL's jsonb cannot hold, as U+FFFD.
 func (u *Updater) Update(ctx context.Context, prospectID, source string, p Payload) error {
 	payload, err := u.payload(prospectID, source, &p)
 	if err != nil {
