@@ -1,7 +1,8 @@
 // Package testsupport connects the module's tests to the real servers named by
 // environment variables, and provides the network faults they inject. Tests
 // that need a server skip, naming the variable to set, when it is unset, and
-// fail when it is set but the server cannot be reached.
+// fail when it is set but the server cannot be reached. Each package's
+// TestMain calls [Main], which sums up the skips in one line.
 package testsupport
 
 import (
@@ -24,10 +25,13 @@ const (
 )
 
 // Env returns the value of the variable name, or skips t saying to set it.
+// The skip counts in the package's summary (see [Main]).
 func Env(t testing.TB, name, example string) string {
 	t.Helper()
+	requireMain(t)
 	v := os.Getenv(name)
 	if v == "" {
+		skips.add(name)
 		t.Skipf("set %s (for example %s) to run this test against a real server", name, example)
 	}
 	return v

@@ -1,0 +1,11 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
+)
+
+func TestMain(m *testing.M) {
+	testsupport.Main(m)
+}
