@@ -100,6 +100,7 @@ func TestBadKeyHoldsBackOnlyItsOwnCounts(t *testing.T) {
 // declared keys before running it, so a user who may write the counter but
 // only read the marker is refused before anything is applied.
 func TestKeyTheClientMayNotWrite(t *testing.T) {
+	testsupport.ChangesServerState(t) // ACL SETUSER on the shared servers
 	forEachBackend(t, func(t *testing.T, b backend) {
 		if b.mr != nil {
 			t.Skip("miniredis has no ACLs")

@@ -20,8 +20,8 @@ import (
 //
 //	func TestMain(m *testing.M) { testsupport.Main(m) }
 //
-// When the tests end, Main prints one line that counts the tests [Env]
-// skipped by the variable to set, such as
+// When the tests end, Main prints one line that counts the tests [Env] and
+// [ChangesServerState] skipped by the variable to set, such as
 //
 //	usage: 41 tests skipped: set ENRICHMETER_TEST_REDIS (23), ENRICHMETER_TEST_REDIS_CLUSTER (18) to run them against real servers
 //

@@ -35,18 +35,25 @@ func TestMainReportsSkipsAndLeaks(t *testing.T) {
 			pkgs:  []string{"skips", "nomain", "leak"},
 			fails: true,
 			want: []string{
-				"\ninternal/testsupport/testdata/skips: 3 tests skipped: set ENRICHMETER_TEST_POSTGRES (1), " +
-					"ENRICHMETER_TEST_REDIS (2) to run them against real servers\nok  \t" + pkg + "skips\t",
+				"\ninternal/testsupport/testdata/skips: 4 tests skipped: set ENRICHMETER_TEST_POSTGRES (1), " +
+					"ENRICHMETER_TEST_REDIS (2), ENRICHMETER_TEST_SERVER_STATE (1) to run them against real servers\nok  \t" + pkg + "skips\t",
 				"TestMain must call testsupport.Main", "\nFAIL\t" + pkg + "nomain\t",
 				"goleak: Errors on successful test run", "leak.TestLeaves.func1", "\nFAIL\t" + pkg + "leak\t",
 			},
 		},
 		{
 			name:    "variables set",
-			env:     []string{testsupport.EnvRedis + "=127.0.0.1:1", testsupport.EnvPostgres + "=postgres://127.0.0.1:1/x"},
+			env:     []string{testsupport.EnvRedis + "=127.0.0.1:1", testsupport.EnvPostgres + "=postgres://127.0.0.1:1/x", testsupport.EnvServerState + "=1"},
 			pkgs:    []string{"skips"},
 			want:    []string{"\nok  \t" + pkg + "skips\t"},
 			notWant: []string{"skipped: set", "set ENRICHMETER_TEST"},
+		},
+		{
+			name:    "server state off",
+			env:     []string{testsupport.EnvRedis + "=127.0.0.1:1", testsupport.EnvPostgres + "=postgres://127.0.0.1:1/x", testsupport.EnvServerState + "=0"},
+			pkgs:    []string{"skips"},
+			want:    []string{"\ninternal/testsupport/testdata/skips: 1 test skipped: set ENRICHMETER_TEST_SERVER_STATE (1) to run it against a real server\nok  \t"},
+			notWant: []string{"set ENRICHMETER_TEST_REDIS", "set ENRICHMETER_TEST_POSTGRES"},
 		},
 	}
 	for _, c := range cases {

@@ -1,8 +1,10 @@
 // Package testsupport connects the module's tests to the real servers named by
 // environment variables, and provides the network faults they inject. Tests
 // that need a server skip, naming the variable to set, when it is unset, and
-// fail when it is set but the server cannot be reached. Each package's
-// TestMain calls [Main], which sums up the skips in one line.
+// fail when it is set but the server cannot be reached. Tests that change a
+// shared server for its other clients run only when EnvServerState allows
+// it. Each package's TestMain calls [Main], which sums up the skips in one
+// line.
 package testsupport
 
 import (
@@ -10,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +20,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The variables that name the servers for integration tests.
+// The variables that name the servers for integration tests, and the one
+// that lets tests change them.
 const (
 	EnvRedis        = "ENRICHMETER_TEST_REDIS"         // host:port of a Redis server
 	EnvRedisCluster = "ENRICHMETER_TEST_REDIS_CLUSTER" // comma-separated host:port of cluster masters
 	EnvPostgres     = "ENRICHMETER_TEST_POSTGRES"      // a PostgreSQL connection string
+	EnvServerState  = "ENRICHMETER_TEST_SERVER_STATE"  // 1: tests may change server-wide state
 )
 
 // Env returns the value of the variable name, or skips t saying to set it.
@@ -35,6 +40,26 @@ func Env(t testing.TB, name, example string) string {
 		t.Skipf("set %s (for example %s) to run this test against a real server", name, example)
 	}
 	return v
+}
+
+// ChangesServerState skips t, naming EnvServerState, unless that variable
+// is 1 (or another true value of [strconv.ParseBool]). A test calls it first
+// when it changes a shared server for every client: it creates users or
+// roles, or sets the configuration. A test that changes only a server of its
+// own ([StartRedisServer]) or keys, tables and schemas named by [UniqueName]
+// does not call it. The skip counts in the package's summary.
+func ChangesServerState(t testing.TB) {
+	t.Helper()
+	requireMain(t)
+	v := os.Getenv(EnvServerState)
+	on, err := strconv.ParseBool(v)
+	if v != "" && err != nil {
+		t.Fatalf("%s=%q: want 1 or 0", EnvServerState, v)
+	}
+	if !on {
+		skips.add(EnvServerState)
+		t.Skipf("set %s=1 to run this test: it changes state that other clients of the server share", EnvServerState)
+	}
 }
 
 // UniqueName returns a fresh name that starts with a letter, for a key prefix

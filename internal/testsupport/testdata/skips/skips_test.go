@@ -25,6 +25,10 @@ func TestPostgres(t *testing.T) {
 	testsupport.Env(t, testsupport.EnvPostgres, "postgres://127.0.0.1/test")
 }
 
+func TestServerState(t *testing.T) {
+	testsupport.ChangesServerState(t)
+}
+
 func TestOtherSkip(t *testing.T) {
 	t.Skip("a skip of its own, not counted")
 }
