@@ -184,7 +184,9 @@ func userClient(t *testing.T, b backend, user string) redis.UniversalClient {
 		o := cc.Options()
 		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: o.Addrs, Username: user, Password: "x"})
 	} else {
-		c = redis.NewClient(&redis.Options{Addr: b.addr, Username: user, Password: "x"})
+		o := *b.node
+		o.Username, o.Password = user, "x"
+		c = redis.NewClient(&o)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c

@@ -11,6 +11,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -23,7 +25,7 @@ import (
 // The variables that name the servers for integration tests, and the one
 // that lets tests change them.
 const (
-	EnvRedis        = "ENRICHMETER_TEST_REDIS"         // host:port of a Redis server
+	EnvRedis        = "ENRICHMETER_TEST_REDIS"         // redis://host:port/db, or host:port (database 0)
 	EnvRedisCluster = "ENRICHMETER_TEST_REDIS_CLUSTER" // comma-separated host:port of cluster masters
 	EnvPostgres     = "ENRICHMETER_TEST_POSTGRES"      // a PostgreSQL connection string
 	EnvServerState  = "ENRICHMETER_TEST_SERVER_STATE"  // 1: tests may change server-wide state
@@ -70,17 +72,49 @@ func UniqueName(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// Redis returns a client of the server named by ENRICHMETER_TEST_REDIS, closed
-// when t ends.
+// RedisOptions returns fresh client options for the server named by
+// ENRICHMETER_TEST_REDIS: its address, database and credentials. A test that
+// reaches the server another way (through a [Proxy], as another user)
+// changes its copy. It skips t when the variable is unset and fails it when
+// the value is neither a redis:// or rediss:// URL nor host:port.
+func RedisOptions(t testing.TB) *redis.Options {
+	t.Helper()
+	o, err := parseRedis(Env(t, EnvRedis, "redis://127.0.0.1:6379/0"))
+	if err != nil {
+		t.Fatalf("%s: %v", EnvRedis, err)
+	}
+	return o
+}
+
+// parseRedis reads a value of ENRICHMETER_TEST_REDIS.
+func parseRedis(v string) (*redis.Options, error) {
+	if !strings.Contains(v, "://") {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return nil, fmt.Errorf("want redis://host:port/db or host:port: %w", err)
+		}
+		return &redis.Options{Addr: v}, nil
+	}
+	o, err := redis.ParseURL(v)
+	if err != nil {
+		return nil, err
+	}
+	if o.Network != "tcp" {
+		return nil, fmt.Errorf("%s: want a TCP address, which tests reach through their proxies", o.Network)
+	}
+	return o, nil
+}
+
+// Redis returns a client of the server named by ENRICHMETER_TEST_REDIS (see
+// [RedisOptions]), closed when t ends.
 func Redis(t testing.TB) *redis.Client {
 	t.Helper()
-	addr := Env(t, EnvRedis, "127.0.0.1:6379")
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	o := RedisOptions(t)
+	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("%s=%s is set but unreachable: %v", EnvRedis, addr, err)
+		t.Fatalf("%s is set but %s (database %d) is unreachable: %v", EnvRedis, o.Addr, o.DB, err)
 	}
 	return c
 }
