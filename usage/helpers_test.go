@@ -125,7 +125,7 @@ func (p proxied) droppedBytes() int64 {
 
 func realBackend(t *testing.T, rdb redis.UniversalClient, node *redis.Options) backend {
 	prefix := testsupport.UniqueName("t")
-	testsupport.DeleteKeysAtCleanup(t, rdb, "*"+prefix+"*")
+	testsupport.DeleteKeysAtCleanup(t, rdb, prefix)
 	return backend{rdb: rdb, prefix: prefix, node: node}
 }
 

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,12 +66,18 @@ func ChangesServerState(t testing.TB) {
 }
 
 // UniqueName returns a fresh name that starts with a letter, for a key prefix
-// or a schema that no other test uses.
+// or a schema that no other test uses: prefix and 12 random hex digits.
 func UniqueName(prefix string) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
+	name := prefix + hex.EncodeToString(b[:])
+	uniqueNames.Store(name, true)
+	return name
 }
+
+// uniqueNames holds every name UniqueName returned: DeleteKeysAtCleanup
+// takes no other.
+var uniqueNames sync.Map
 
 // RedisOptions returns fresh client options for the server named by
 // ENRICHMETER_TEST_REDIS: its address, database and credentials. A test that
