@@ -186,7 +186,7 @@ func forEachRedis(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient, 
 	t.Run("redis", func(t *testing.T) {
 		rdb := testsupport.Redis(t)
 		prefix := testsupport.UniqueName("t")
-		testsupport.DeleteKeysAtCleanup(t, rdb, prefix+":*")
+		testsupport.DeleteKeysAtCleanup(t, rdb, prefix)
 		f(t, rdb, prefix)
 	})
 }

@@ -119,7 +119,7 @@ func TestFleetOvershootIsBounded(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rdb := backends[name](t)
 			prefix := testsupport.UniqueName("guard")
-			testsupport.DeleteKeysAtCleanup(t, rdb, "*"+prefix+"*")
+			testsupport.DeleteKeysAtCleanup(t, rdb, prefix)
 			srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
 			const (
 				trackers = 4

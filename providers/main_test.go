@@ -3,9 +3,9 @@ package providers_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	testsupport.Main(m)
 }

@@ -502,6 +502,7 @@ func TestSchemaApplyFindsTheTableThroughTheSearchPath(t *testing.T) {
 // a role that may only read and write the table: with nothing left to do,
 // Apply only reads the catalog and succeeds.
 func TestSchemaApplyNeedsNoRightsOnceDone(t *testing.T) {
+	testsupport.ChangesServerState(t) // CREATE ROLE: roles belong to the whole PostgreSQL cluster
 	pool := testsupport.Postgres(t)
 	ctx := ctxT(t)
 	createProspects(t, pool, "text")

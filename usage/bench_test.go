@@ -109,7 +109,7 @@ func BenchmarkCount(b *testing.B) {
 func BenchmarkPerCallPipelineRealRedis(b *testing.B) {
 	rdb := testsupport.Redis(b)
 	prefix := testsupport.UniqueName("bench")
-	testsupport.DeleteKeysAtCleanup(b, rdb, prefix+"*")
+	testsupport.DeleteKeysAtCleanup(b, rdb, prefix)
 	perCallPipeline(b, rdb, func() string { return prefix + ":exa:" + time.Now().UTC().Format("2006-01-02") })
 }
 

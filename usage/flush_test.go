@@ -100,6 +100,7 @@ func TestBadKeyHoldsBackOnlyItsOwnCounts(t *testing.T) {
 // declared keys before running it, so a user who may write the counter but
 // only read the marker is refused before anything is applied.
 func TestKeyTheClientMayNotWrite(t *testing.T) {
+	testsupport.ChangesServerState(t) // ACL SETUSER on the shared servers
 	forEachBackend(t, func(t *testing.T, b backend) {
 		if b.mr != nil {
 			t.Skip("miniredis has no ACLs")
@@ -183,7 +184,9 @@ func userClient(t *testing.T, b backend, user string) redis.UniversalClient {
 		o := cc.Options()
 		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: o.Addrs, Username: user, Password: "x"})
 	} else {
-		c = redis.NewClient(&redis.Options{Addr: b.addr, Username: user, Password: "x"})
+		o := *b.node
+		o.Username, o.Password = user, "x"
+		c = redis.NewClient(&o)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c

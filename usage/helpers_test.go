@@ -22,7 +22,7 @@ type backend struct {
 	rdb    redis.UniversalClient
 	prefix string               // unique to the test on shared servers
 	mr     *miniredis.Miniredis // nil on real servers
-	addr   string               // a single node's address; empty on a cluster
+	node   *redis.Options       // a single node's address, database, credentials; nil on a cluster
 }
 
 // forEachBackend runs f as a subtest on every backend.
@@ -32,14 +32,13 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 		mr := miniredis.RunT(t)
 		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		t.Cleanup(func() { _ = rdb.Close() })
-		f(t, backend{rdb: rdb, prefix: usage.DefaultPrefix, mr: mr, addr: mr.Addr()})
+		f(t, backend{rdb: rdb, prefix: usage.DefaultPrefix, mr: mr, node: &redis.Options{Addr: mr.Addr()}})
 	})
 	t.Run("redis", func(t *testing.T) {
-		rdb := testsupport.Redis(t)
-		f(t, realBackend(t, rdb, rdb.Options().Addr))
+		f(t, realBackend(t, testsupport.Redis(t), testsupport.RedisOptions(t)))
 	})
 	t.Run("cluster", func(t *testing.T) {
-		f(t, realBackend(t, testsupport.RedisCluster(t), ""))
+		f(t, realBackend(t, testsupport.RedisCluster(t), nil))
 	})
 }
 
@@ -59,9 +58,11 @@ type proxyOptions struct {
 
 func newProxied(t *testing.T, b backend, o proxyOptions) proxied {
 	t.Helper()
-	if b.addr != "" {
-		p := testsupport.NewProxy(t, b.addr)
-		rdb := redis.NewClient(&redis.Options{Addr: p.Addr, ReadTimeout: o.readTimeout, MaxRetries: o.maxRetries, DialerRetries: 1})
+	if b.node != nil {
+		p := testsupport.NewProxy(t, b.node.Addr)
+		n := *b.node // the same database and credentials, through the proxy
+		n.Addr, n.ReadTimeout, n.MaxRetries, n.DialerRetries = p.Addr, o.readTimeout, o.maxRetries, 1
+		rdb := redis.NewClient(&n)
 		t.Cleanup(func() { _ = rdb.Close() })
 		return proxied{rdb: rdb, proxies: []*testsupport.Proxy{p}}
 	}
@@ -122,10 +123,10 @@ func (p proxied) droppedBytes() int64 {
 	return n
 }
 
-func realBackend(t *testing.T, rdb redis.UniversalClient, addr string) backend {
+func realBackend(t *testing.T, rdb redis.UniversalClient, node *redis.Options) backend {
 	prefix := testsupport.UniqueName("t")
-	testsupport.DeleteKeysAtCleanup(t, rdb, "*"+prefix+"*")
-	return backend{rdb: rdb, prefix: prefix, addr: addr}
+	testsupport.DeleteKeysAtCleanup(t, rdb, prefix)
+	return backend{rdb: rdb, prefix: prefix, node: node}
 }
 
 // get returns the integer at key, 0 if it is missing.

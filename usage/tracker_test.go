@@ -126,7 +126,7 @@ func TestTrackKeepsCountsWhileRedisIsDown(t *testing.T) {
 			if b.mr == nil {
 				t.Skip("stops the server: miniredis only; real servers go down through a proxy below")
 			}
-			testOutage(t, b, fastFailClient(t, b.addr), b.mr.Close, func() {
+			testOutage(t, b, fastFailClient(t, b.node.Addr), b.mr.Close, func() {
 				if err := b.mr.Restart(); err != nil {
 					t.Fatal(err)
 				}

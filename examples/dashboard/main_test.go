@@ -98,3 +98,7 @@ func TestDashboardReadsTheQuickstartsTable(t *testing.T) {
 		t.Errorf("the page says a table is missing:\n%s", body)
 	}
 }
+
+func TestMain(m *testing.M) {
+	testsupport.Main(m)
+}

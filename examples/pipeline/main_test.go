@@ -12,6 +12,10 @@ import (
 	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 )
 
+func TestMain(m *testing.M) {
+	testsupport.Main(m)
+}
+
 // newConfig points the pipeline at the test database, in a table of its own.
 func newConfig(t *testing.T, prospects int) (config, *pgxpool.Pool) {
 	dsn := testsupport.Env(t, testsupport.EnvPostgres, "postgres://postgres@127.0.0.1:5432/test")

@@ -14,6 +14,10 @@ import (
 	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 )
 
+func TestMain(m *testing.M) {
+	testsupport.Main(m)
+}
+
 // now is when the tests' simulated week ends.
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 

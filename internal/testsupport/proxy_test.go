@@ -12,16 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 )
-
-// TestMain checks that Proxy.Close and Hang's stop end every goroutine they
-// started.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 // hello starts an HTTP server that answers "hello" and reports each request
 // on served, stopped when t ends.

@@ -2,6 +2,8 @@ package testsupport
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,11 +24,18 @@ func Keys(t testing.TB, c redis.UniversalClient, pattern string) []string {
 	return keys
 }
 
-// DeleteKeysAtCleanup deletes every key that matches pattern when t ends, on
+// DeleteKeysAtCleanup deletes every key that contains name when t ends, on
 // every master when c is a cluster client, so tests leave real servers as
-// they found them.
-func DeleteKeysAtCleanup(t testing.TB, c redis.UniversalClient, pattern string) {
+// they found them: the keys a test names with name, and the bookkeeping keys
+// the package under test derives from them (markers, claims), wherever name
+// stands in them. name must come from [UniqueName], so that no other test's
+// key contains it; any other name fails t.
+func DeleteKeysAtCleanup(t testing.TB, c redis.UniversalClient, name string) {
 	t.Helper()
+	pattern, err := containing(name)
+	if err != nil {
+		t.Fatalf("DeleteKeysAtCleanup: %v", err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -40,6 +49,24 @@ func DeleteKeysAtCleanup(t testing.TB, c redis.UniversalClient, pattern string) 
 			t.Errorf("delete test keys %q: %v", pattern, err)
 		}
 	})
+}
+
+// containing returns the SCAN pattern that matches the keys that contain
+// name, a name from UniqueName.
+func containing(name string) (string, error) {
+	if _, ok := uniqueNames.Load(name); !ok {
+		return "", fmt.Errorf("%q is not a name from UniqueName: keys of other tests may contain it", name)
+	}
+	var b strings.Builder
+	b.WriteByte('*')
+	for _, r := range name {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('*')
+	return b.String(), nil
 }
 
 // scan returns the keys that match pattern on c, or on each master of a

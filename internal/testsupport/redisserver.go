@@ -26,7 +26,7 @@ type RedisServer struct {
 // redis-server on the PATH the test skips, or fails when CI is set.
 func StartRedisServer(t testing.TB, args ...string) *RedisServer {
 	t.Helper()
-	Env(t, EnvRedis, "127.0.0.1:6379")
+	Env(t, EnvRedis, "redis://127.0.0.1:6379/0")
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("redis-server is not on the PATH: %v", err)
