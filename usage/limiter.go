@@ -1,0 +1,782 @@
+package usage
+
+// How a Limiter paces a fleet
+//
+// The processes' Limiters share one schedule per provider in Redis: GCRA,
+// the generic cell rate algorithm, whose state is one time, the theoretical
+// arrival time (TAT), kept in Redis's own clock (TIME) so that the
+// processes' clocks never matter. A process does not ask Redis before each
+// call. It leases slots, a run of k emission times,
+//
+//	slot j at max(floor, base + j·T)    T = 1/Rate, base = TAT - (Burst-1)·T, floor = max(now, pause end)
+//
+// from one script call that moves the TAT past them, and hands them out
+// itself: Allow takes a slot whose time has come, Wait sleeps until the next
+// one. A slot is used at its time or at most V = T/2 (1 ms to 500 ms) later,
+// never earlier; a slot nobody took by then is lost. Slot times are mapped to
+// the local clock from the moment the script's reply arrived, which is after
+// Redis read its TIME, so a process is late by at most that round trip d,
+// never early. GCRA puts at most Rate·W + Burst slots in any window of W
+// seconds, so the fleet sends at most
+//
+//	Rate·(W + V + d) + Burst    calls in any window of W seconds
+//
+// (for SEC EDGAR's 10 a second, burst 1: at most 11 in any second while d
+// stays under 50 ms), however many processes share the schedule. A lease
+// takes the slots the process is likely to use: its size doubles while
+// leases run out and shrinks to what was used when slots go unused, up to
+// the slots of WithLeaseSpan. A process that stops loses the slots it had
+// leased and returns nothing; the others' leases come after them, so they
+// wait no longer than that one lease.
+//
+// A pause (Pause, which the providers package calls on a 429 or a
+// Retry-After) moves the provider's TAT past its end, records the end in the
+// hash {prefix}:pauses and publishes it on that channel, so every process
+// holds its slots until then: at once where the client can subscribe, at its
+// next lease otherwise.
+//
+// While Redis cannot be reached, a lease comes from the local share instead,
+// Rate / WithFleetSize (the whole rate by default) with the same slots, the
+// error handler hears of it, and Redis is tried again a second later: a Wait
+// never blocks on Redis for longer than the lease's timeout, a second.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A Limit is a provider's rate across the fleet.
+type Limit struct {
+	Rate  float64 // calls per second the whole fleet may start; must be positive
+	Burst int     // calls that may start at once after a quiet spell; 0 means 1
+}
+
+// DefaultLimits returns a new map of the limits that providers publish and
+// enforce on their own: SEC EDGAR's fair-access rule, "no more than 10
+// requests per second, regardless of the number of machines used", whose
+// breach blocks the caller's IP for 10 minutes
+// (https://www.sec.gov/os/accessing-edgar-data), as 10 a second with a
+// burst of 1. The other providers publish per-key limits that depend on the
+// plan, so they have no default.
+func DefaultLimits() map[Provider]Limit {
+	return map[Provider]Limit{EDGAR: {Rate: 10, Burst: 1}}
+}
+
+func (l Limit) validate() error {
+	switch {
+	case !(l.Rate > 0) || math.IsInf(l.Rate, 0) || l.Rate > 1e6:
+		return fmt.Errorf("usage: limit rate %v is not in (0, 1e6] calls a second", l.Rate)
+	case l.Burst < 0 || l.Burst > 1e6:
+		return fmt.Errorf("usage: limit burst %d is not in 0..1e6", l.Burst)
+	}
+	return nil
+}
+
+// A WaitError is what [Limiter.Wait] returns when the provider's next slot
+// comes after its context's deadline: the call would have waited in vain.
+type WaitError struct {
+	Provider Provider
+	Next     time.Time // when the next slot comes
+	Paused   bool      // the provider is paused until Next
+}
+
+func (e *WaitError) Error() string {
+	why := "next slot"
+	if e.Paused {
+		why = "paused until"
+	}
+	return fmt.Sprintf("usage: %s %s %s, after the context's deadline", e.Provider, why, e.Next.UTC().Format(time.RFC3339Nano))
+}
+
+// A Limiter paces calls to providers across a fleet of processes that share
+// one Redis, so that together they keep each provider's [Limit]. Calls to a
+// provider without a limit are never held. [Limiter.Allow] and
+// [Limiter.Wait] do no I/O while the process holds a lease of slots; a
+// goroutine of the limiter's own takes leases from Redis ahead of need. How
+// it paces, and the bound it keeps, is described at the top of limiter.go
+// and in the README.
+//
+// A Limiter is safe for concurrent use. The zero value is not usable; use
+// [NewLimiter], and [Limiter.Close] it to stop its goroutines.
+type Limiter struct {
+	t      *Tracker
+	pacers map[Provider]*pacer
+	cfg    limiterConfig
+	asks   chan *pacer // pacers that want a lease
+	closed atomic.Bool // Close was called: leases come from the local share
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	clock   atomic.Pointer[clockRef] // maps Redis times to local ones; nil before the first reply
+	pauseMu sync.Mutex               // protects pausing
+	pausing map[Provider]time.Duration
+	wake    chan struct{} // capacity 1: a pause waits to be written
+}
+
+// A clockRef is a moment of Redis's clock and a local moment no earlier:
+// the arrival of the reply that read it.
+type clockRef struct {
+	redis int64 // µs since the epoch
+	local time.Time
+}
+
+// at maps a Redis time in µs to the local clock.
+func (c *clockRef) at(us int64) time.Time {
+	if c == nil {
+		return time.UnixMicro(us)
+	}
+	return c.local.Add(time.Duration(us-c.redis) * time.Microsecond)
+}
+
+// A pacer is one provider's slots in this process.
+type pacer struct {
+	p    Provider
+	lim  Limit
+	step time.Duration // T
+	tau  time.Duration // (Burst-1)·T
+	late time.Duration // V: how late a slot may be used
+	max  int           // the most slots a lease asks for
+
+	mu       sync.Mutex // protects the fields below
+	l        lease
+	next     int           // slots of l handed out or skipped
+	given    int           // slots of l handed out
+	pause    time.Time     // no slot before this
+	want     int           // slots the next lease asks for
+	asked    chan struct{} // closed when the lease asked for lands; nil when none is asked
+	local    bool          // the last lease came from the local share
+	localTAT time.Time     // the local share's TAT
+
+	leases, slots [2]atomic.Int64 // leases taken and their slots, from Redis [0] and the local share [1]
+	pauses        atomic.Int64
+}
+
+// A lease is a run of k slots: slot j at max(floor, base + j·step).
+type lease struct {
+	floor, base time.Time
+	step        time.Duration
+	k           int
+}
+
+func (l *lease) at(j int) time.Time {
+	t := l.base.Add(time.Duration(j) * l.step)
+	if t.Before(l.floor) {
+		return l.floor
+	}
+	return t
+}
+
+// NewLimiter returns a Limiter that paces calls to the providers of limits
+// across every process whose tracker shares t's Redis and prefix; the
+// tracker's Redis client, prefix and error handler are its own. It starts a
+// goroutine that takes leases, and one that listens for pauses when the
+// client can subscribe (a *redis.Client or *redis.ClusterClient can). A nil
+// tracker, or an invalid provider or limit, is an error.
+//
+// Limiters of one provider must agree on its limit: each lease is taken at
+// the asking process's rate.
+func NewLimiter(t *Tracker, limits map[Provider]Limit, opts ...LimiterOption) (*Limiter, error) {
+	if t == nil {
+		return nil, errors.New("usage: limiter: nil Tracker")
+	}
+	cfg := newLimiterConfig(opts)
+	l := &Limiter{
+		t:       t,
+		pacers:  make(map[Provider]*pacer, len(limits)),
+		cfg:     cfg,
+		asks:    make(chan *pacer, len(limits)),
+		done:    make(chan struct{}),
+		pausing: make(map[Provider]time.Duration),
+		wake:    make(chan struct{}, 1),
+	}
+	for _, p := range slices.Sorted(maps.Keys(limits)) {
+		lim := limits[p]
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("usage: limiter: %w", err)
+		}
+		if err := lim.validate(); err != nil {
+			return nil, fmt.Errorf("usage: limiter %s: %w", p, err)
+		}
+		lim.Burst = max(lim.Burst, 1)
+		step := time.Duration(float64(time.Second) / lim.Rate)
+		l.pacers[p] = &pacer{
+			p: p, lim: lim, step: step,
+			tau:  time.Duration(lim.Burst-1) * step,
+			late: min(max(step/2, time.Millisecond), 500*time.Millisecond),
+			max:  max(1, int(lim.Rate*cfg.leaseSpan.Seconds()), lim.Burst),
+			want: 1,
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	var wg sync.WaitGroup
+	wg.Go(func() { l.run(ctx) })
+	if sub, ok := t.w.rdb.(subscriber); ok && t.core.noClient == nil {
+		wg.Go(func() { l.listen(ctx, sub) })
+	}
+	go func() {
+		wg.Wait()
+		close(l.done)
+	}()
+	return l, nil
+}
+
+// subscriber is the part of a go-redis client that pub/sub needs.
+type subscriber interface {
+	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
+}
+
+// Allow reports whether a call to p may start now, and if so takes its
+// slot. It never blocks and does no I/O: when this process holds no slot of
+// p whose time has come, it reports false, and asks for a lease if its
+// slots run low, so the first call after a quiet spell is usually refused.
+// A provider without a limit is always allowed. Allow on a nil *Limiter
+// allows everything.
+func (l *Limiter) Allow(p Provider) bool {
+	if l == nil {
+		return true
+	}
+	pc := l.pacers[p]
+	if pc == nil {
+		return true
+	}
+	now := time.Now()
+	pc.mu.Lock()
+	e, ok := pc.claimLocked(now, false)
+	if pc.lowLocked() {
+		l.askLocked(pc)
+	}
+	pc.mu.Unlock()
+	return ok && !e.After(now)
+}
+
+// Wait blocks until a call to p may start, or ctx is done, and returns nil,
+// or ctx's error, or a [*WaitError] at once when the next slot comes after
+// ctx's deadline. It waits for the slot this process holds, or for a lease
+// from Redis (one round trip, taken ahead of need while calls keep coming),
+// or, while Redis cannot be reached, for a slot of the local share. A
+// provider without a limit never waits. Wait on a nil *Limiter returns nil
+// at once.
+func (l *Limiter) Wait(ctx context.Context, p Provider) error {
+	if l == nil {
+		return nil
+	}
+	pc := l.pacers[p]
+	if pc == nil {
+		return nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		pc.mu.Lock()
+		e, ok := pc.claimLocked(time.Now(), true)
+		var landed chan struct{}
+		if !ok || pc.lowLocked() {
+			landed = l.askLocked(pc)
+		}
+		paused := time.Now().Before(pc.pause)
+		pc.mu.Unlock()
+		if !ok {
+			select {
+			case <-landed:
+			case <-l.done: // closed as it asked: the local share serves it
+				pc.mu.Lock()
+				if pc.asked == landed {
+					pc.installLocked(l.localLeaseLocked(pc, time.Now()), true)
+				}
+				pc.mu.Unlock()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		if dl, has := ctx.Deadline(); has && dl.Before(e) {
+			return &WaitError{Provider: p, Next: e, Paused: paused}
+		}
+		if d := time.Until(e); d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			}
+		}
+		// A pause that came while it slept holds the slot back, and a slot
+		// come too late is lost: either way, take another.
+		pc.mu.Lock()
+		held := e.Before(pc.pause)
+		pc.mu.Unlock()
+		if !held && time.Since(e) <= pc.late {
+			return nil
+		}
+	}
+}
+
+// claimLocked takes the next slot that is neither past use at now nor
+// before the pause; with future, one whose time is yet to come too. It
+// reports false when the lease has no such slot. It requires pc.mu held.
+func (pc *pacer) claimLocked(now time.Time, future bool) (time.Time, bool) {
+	j := pc.next
+	l := &pc.l
+	if l.step > 0 {
+		// Slots before now - late are past use, and slots before the
+		// pause are held back: skip them without looking at each.
+		if from := now.Add(-pc.late); l.floor.Before(from) {
+			j = max(j, ceilDiv(from.Sub(l.base), l.step))
+		}
+		if l.floor.Before(pc.pause) {
+			j = max(j, ceilDiv(pc.pause.Sub(l.base), l.step))
+		}
+	}
+	if j >= l.k {
+		pc.next = l.k
+		return time.Time{}, false
+	}
+	e := l.at(j)
+	if !future && e.After(now) {
+		pc.next = j
+		return e, false
+	}
+	pc.next, pc.given = j+1, pc.given+1
+	return e, true
+}
+
+// ceilDiv returns ⌈a/b⌉ for b > 0, as an int, 0 for a ≤ 0.
+func ceilDiv(a, b time.Duration) int {
+	if a <= 0 {
+		return 0
+	}
+	return int((a + b - 1) / b)
+}
+
+// lowLocked reports whether the lease is running low: a quarter or less of
+// it left. It requires pc.mu held.
+func (pc *pacer) lowLocked() bool {
+	return pc.l.k-pc.next <= pc.l.k/4
+}
+
+// askLocked asks the limiter's goroutine for a lease of pc, unless one is
+// asked already, and returns a channel closed when it lands. Once the
+// limiter is closed, the lease comes from the local share at once. It
+// requires pc.mu held.
+func (l *Limiter) askLocked(pc *pacer) chan struct{} {
+	if pc.asked != nil {
+		return pc.asked
+	}
+	pc.asked = make(chan struct{})
+	if l.closed.Load() {
+		pc.installLocked(l.localLeaseLocked(pc, time.Now()), true)
+		return closedChan
+	}
+	l.asks <- pc // never blocks: one ask a pacer at a time, and room for all
+	return pc.asked
+}
+
+// closedChan is a closed channel.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// sizeLocked sets how many slots the next lease asks for: twice the last
+// when all of it was handed out, what was handed out otherwise, within
+// 1..max. It requires pc.mu held.
+func (pc *pacer) sizeLocked() int {
+	switch {
+	case pc.l.k == 0:
+	case pc.given >= pc.l.k:
+		pc.want = min(2*pc.want, pc.max)
+	default:
+		pc.want = min(max(pc.given, 1), pc.max)
+	}
+	return pc.want
+}
+
+// install makes l the pacer's lease, and wakes whoever waits for it.
+func (pc *pacer) install(l lease, local bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.installLocked(l, local)
+}
+
+// installLocked is install with pc.mu held.
+func (pc *pacer) installLocked(l lease, local bool) {
+	pc.l, pc.next, pc.given, pc.local = l, 0, 0, local
+	src := 0
+	if local {
+		src = 1
+	}
+	pc.leases[src].Add(1)
+	pc.slots[src].Add(int64(l.k))
+	if pc.asked != nil {
+		close(pc.asked)
+		pc.asked = nil
+	}
+}
+
+// Pause holds calls to p across the fleet for d, as a provider's 429 or
+// Retry-After asks: at once in this process, and in the others as soon as
+// the limiter's goroutine has written it to Redis. A d above
+// [WithMaxPause] is cut to it and reported to the error handler; a d that
+// is not positive, or a provider without a limit, is ignored. It never
+// blocks and does no I/O. Pause on a nil *Limiter does nothing.
+func (l *Limiter) Pause(p Provider, d time.Duration) {
+	if l == nil || d <= 0 || l.pacers[p] == nil {
+		return
+	}
+	if d > l.cfg.maxPause {
+		l.t.report(fmt.Errorf("usage: limiter: %s asked for a pause of %v; held for %v (WithMaxPause)", p, d, l.cfg.maxPause))
+		d = l.cfg.maxPause
+	}
+	pc := l.pacers[p]
+	pc.pauses.Add(1)
+	pc.holdUntil(time.Now().Add(d))
+	l.pauseMu.Lock()
+	l.pausing[p] = max(l.pausing[p], d)
+	l.pauseMu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// holdUntil holds pc's slots until end, unless a later pause holds them.
+func (pc *pacer) holdUntil(end time.Time) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if end.After(pc.pause) {
+		pc.pause = end
+	}
+}
+
+// PausedUntil returns when the pause of p that this process knows of ends,
+// and the zero time when p is not paused.
+func (l *Limiter) PausedUntil(p Provider) time.Time {
+	if l == nil || l.pacers[p] == nil {
+		return time.Time{}
+	}
+	pc := l.pacers[p]
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if time.Now().Before(pc.pause) {
+		return pc.pause
+	}
+	return time.Time{}
+}
+
+// Close stops the limiter's goroutines and waits for them until ctx is
+// done. Calls to Wait and Allow go on with the slots in hand and, once they
+// run out, from the local share.
+func (l *Limiter) Close(ctx context.Context) error {
+	l.closed.Store(true)
+	l.cancel()
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// leaseTimeout bounds a lease's round trip, and retryRedis is how long
+// leases come from the local share after Redis could not be reached.
+const (
+	leaseTimeout = time.Second
+	retryRedis   = time.Second
+)
+
+// run takes leases for the pacers that ask, several in one round trip, and
+// writes pauses, until ctx is done. After a round that could not reach
+// Redis, leases come from the local share for retryRedis.
+func (l *Limiter) run(ctx context.Context) {
+	var down time.Time // when Redis last could not be reached
+	for {
+		var batch []*pacer
+		select {
+		case <-ctx.Done():
+			l.drain()
+			return
+		case pc := <-l.asks:
+			batch = append(batch, pc)
+		more:
+			for {
+				select {
+				case pc := <-l.asks:
+					batch = append(batch, pc)
+				default:
+					break more
+				}
+			}
+		case <-l.wake:
+		}
+		l.writePauses(ctx)
+		if len(batch) == 0 {
+			continue
+		}
+		if l.t.core.noClient != nil || !down.IsZero() && time.Since(down) < retryRedis {
+			l.leaseLocally(batch)
+			continue
+		}
+		if err := l.lease(ctx, batch); err != nil {
+			down = time.Now()
+			if ctx.Err() == nil {
+				l.t.report(fmt.Errorf("usage: limiter: lease %d providers from Redis: %w; pacing on this process's share (%s) until it answers", len(batch), err, l.shareText()))
+			}
+			l.leaseLocally(batch)
+			continue
+		}
+		down = time.Time{}
+	}
+}
+
+// drain serves the pacers still asking from the local share, so no Wait
+// blocks on a closed limiter.
+func (l *Limiter) drain() {
+	for {
+		select {
+		case pc := <-l.asks:
+			l.leaseLocally([]*pacer{pc})
+		default:
+			return
+		}
+	}
+}
+
+// shareText says what the local share is.
+func (l *Limiter) shareText() string {
+	if l.cfg.fleetSize == 1 {
+		return "the whole rate"
+	}
+	return "1/" + strconv.Itoa(l.cfg.fleetSize) + " of the rate"
+}
+
+// leaseLocally gives each pacer a lease from the local share.
+func (l *Limiter) leaseLocally(batch []*pacer) {
+	now := time.Now()
+	for _, pc := range batch {
+		pc.mu.Lock()
+		pc.installLocked(l.localLeaseLocked(pc, now), true)
+		pc.mu.Unlock()
+	}
+}
+
+// localLeaseLocked returns a lease of the local share, pc's rate divided by
+// the fleet size, on a GCRA of its own. It requires pc.mu held.
+func (l *Limiter) localLeaseLocked(pc *pacer, now time.Time) lease {
+	k := pc.sizeLocked()
+	step := pc.step * time.Duration(l.cfg.fleetSize)
+	floor := now
+	if pc.pause.After(floor) {
+		floor = pc.pause
+	}
+	tat := pc.localTAT
+	if tat.Before(floor) {
+		tat = floor
+	}
+	pc.localTAT = tat.Add(time.Duration(k) * step)
+	return lease{floor: floor, base: tat.Add(-time.Duration(pc.lim.Burst-1) * step), step: step, k: k}
+}
+
+// leaseScript reserves up to ARGV[3] slots of the schedule KEYS[1] (the TAT
+// in µs of Redis's clock), never before the pause that the hash KEYS[2]
+// holds for ARGV[1], nor more than ARGV[5] µs ahead, at one slot every
+// ARGV[2] µs with ARGV[4] µs of burst, and returns {now, floor, base, k,
+// pause end}: slot j at max(floor, base + j·T), all in µs.
+var leaseScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local step, tau, want, horizon = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[3]), tonumber(ARGV[5])
+local pause = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local floor = math.max(now, pause)
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), floor)
+local k = math.min(want, math.floor((now + horizon - tat + tau) / step) + 1)
+if k < 0 then
+	k = 0
+end
+if k > 0 then
+	local ttl = math.ceil((tat + k * step - now) / 1000) + 60000
+	redis.call('SET', KEYS[1], string.format('%.0f', tat + k * step), 'PX', ttl)
+end
+return {string.format('%.0f', now), string.format('%.0f', floor), string.format('%.0f', tat - tau), k, string.format('%.0f', pause)}
+`)
+
+// pauseScript pauses ARGV[1] for ARGV[2] µs from Redis's now: it records
+// the end in the hash KEYS[2], unless a later one is there, moves the
+// schedule KEYS[1] past it, and publishes "provider end" on ARGV[3]. It
+// returns the end in µs.
+var pauseScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local stop = math.max(now + tonumber(ARGV[2]), tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0'))
+local s = string.format('%.0f', stop)
+redis.call('HSET', KEYS[2], ARGV[1], s)
+redis.call('PEXPIRE', KEYS[2], math.max(redis.call('PTTL', KEYS[2]), math.ceil((stop - now) / 1000) + 60000))
+if tonumber(redis.call('GET', KEYS[1]) or '0') < stop then
+	redis.call('SET', KEYS[1], s, 'PX', math.ceil((stop - now) / 1000) + 60000)
+end
+redis.call('PUBLISH', ARGV[3], ARGV[1] .. ' ' .. s)
+return s
+`)
+
+// The limiter's keys, hash-tagged by the prefix so one script reaches both
+// on a cluster and a SCAN of the counters' prefix lists neither:
+// "{api_usage}:pace:edgar" holds a provider's TAT, "{api_usage}:pauses"
+// the pauses' ends, a field a provider, and its channel carries them.
+func paceKey(prefix string, p Provider) string { return "{" + prefix + "}:pace:" + string(p) }
+func pausesKey(prefix string) string           { return "{" + prefix + "}:pauses" }
+
+// leaseHorizon is how far ahead of now a lease may reserve.
+const leaseHorizon = time.Minute
+
+// lease takes a lease from Redis for each pacer of batch in one round trip.
+// A pacer whose script Redis answered with an error gets the local share;
+// an error of the round trip itself is returned, and no pacer is served.
+func (l *Limiter) lease(ctx context.Context, batch []*pacer) error {
+	prefix := l.t.cfg.prefix
+	calls := make([]scriptCall, len(batch))
+	for i, pc := range batch {
+		pc.mu.Lock()
+		k := pc.sizeLocked()
+		pc.mu.Unlock()
+		calls[i] = scriptCall{script: leaseScript, keys: []string{paceKey(prefix, pc.p), pausesKey(prefix)},
+			args: []any{string(pc.p), pc.step.Microseconds(), k, pc.tau.Microseconds(), leaseHorizon.Microseconds()}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, leaseTimeout)
+	defer cancel()
+	runScripts(ctx, l.t.w.rdb, calls)
+	arrived := time.Now()
+	var errs []error
+	var local []*pacer
+	for i, pc := range batch {
+		v, err := calls[i].cmd.Slice()
+		var us [5]int64
+		if err == nil && len(v) == len(us) {
+			for j := range us {
+				if us[j], err = toInt64(v[j]); err != nil {
+					break
+				}
+			}
+		} else if err == nil {
+			err = fmt.Errorf("reply %v", v)
+		}
+		switch {
+		case err == nil:
+		case refusesKey(err):
+			errs = append(errs, &KeyError{Key: calls[i].keys[0], Err: err})
+			local = append(local, pc)
+			continue
+		default:
+			return err
+		}
+		ref := &clockRef{redis: us[0], local: arrived}
+		l.clock.Store(ref)
+		if us[4] > 0 {
+			pc.holdUntil(ref.at(us[4]))
+		}
+		pc.install(lease{floor: ref.at(us[1]), base: ref.at(us[2]), step: pc.step, k: int(us[3])}, false)
+	}
+	if len(local) > 0 {
+		l.leaseLocally(local)
+		l.t.report(fmt.Errorf("usage: limiter: %w", errors.Join(errs...)))
+	}
+	return nil
+}
+
+// toInt64 reads an integer reply, or a string of one.
+func toInt64(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	}
+	return 0, fmt.Errorf("reply %v is not an integer", v)
+}
+
+// writePauses writes the pauses waiting, one script each in one round
+// trip. A pause that cannot be written is reported; this process holds it
+// anyway.
+func (l *Limiter) writePauses(ctx context.Context) {
+	l.pauseMu.Lock()
+	waiting := l.pausing
+	l.pausing = make(map[Provider]time.Duration)
+	l.pauseMu.Unlock()
+	if len(waiting) == 0 || l.t.core.noClient != nil {
+		return
+	}
+	prefix := l.t.cfg.prefix
+	var calls []scriptCall
+	for _, p := range slices.Sorted(maps.Keys(waiting)) {
+		calls = append(calls, scriptCall{script: pauseScript, keys: []string{paceKey(prefix, p), pausesKey(prefix)},
+			args: []any{string(p), waiting[p].Microseconds(), pausesKey(prefix)}})
+	}
+	ctx, cancel := context.WithTimeout(ctx, leaseTimeout)
+	defer cancel()
+	runScripts(ctx, l.t.w.rdb, calls)
+	for _, c := range calls {
+		if err := c.cmd.Err(); err != nil && ctx.Err() == nil {
+			l.t.report(fmt.Errorf("usage: limiter: share the pause of %s: %w", c.args[0], err))
+		}
+	}
+}
+
+// listen holds the slots of every pause another process publishes, until
+// ctx is done. go-redis subscribes again after a lost connection; a pause
+// published meanwhile arrives with the next lease.
+func (l *Limiter) listen(ctx context.Context, sub subscriber) {
+	ps := sub.Subscribe(ctx, pausesKey(l.t.cfg.prefix))
+	defer ps.Close()
+	ch := ps.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			name, end, _ := strings.Cut(m.Payload, " ")
+			us, err := strconv.ParseInt(end, 10, 64)
+			if pc := l.pacers[Provider(name)]; pc != nil && err == nil {
+				pc.holdUntil(l.clock.Load().at(us))
+			}
+		}
+	}
+}
+
+// Pauses returns the pauses of providers that a [Limiter] recorded and
+// that have not ended by the reader's now: when each ends.
+func (r *Reader) Pauses(ctx context.Context) (map[Provider]time.Time, error) {
+	fields, err := r.hash(ctx, "pauses", pausesKey(r.cfg.prefix))
+	if err != nil {
+		return nil, err
+	}
+	now := r.cfg.clock()
+	out := make(map[Provider]time.Time)
+	var errs []error
+	for name, v := range fields {
+		us, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("usage: pauses: %s: %w", name, err))
+			continue
+		}
+		if end := time.UnixMicro(us); end.After(now) {
+			out[Provider(name)] = end.UTC()
+		}
+	}
+	return out, errors.Join(errs...)
+}

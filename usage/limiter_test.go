@@ -1,0 +1,286 @@
+package usage_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// newLimiter returns a limiter of a new tracker of rdb, both closed when t
+// ends.
+func newLimiter(t *testing.T, rdb usage.Redis, prefix string, limits map[usage.Provider]usage.Limit, opts ...usage.LimiterOption) (*usage.Limiter, *errorLog) {
+	t.Helper()
+	errs := newErrorLog()
+	tr := usage.NewTracker(rdb, usage.WithPrefix(prefix), usage.WithErrorHandler(errs.handle))
+	closeAtCleanup(t, tr)
+	l, err := usage.NewLimiter(tr, limits, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(ctxTimeout(t, 5*time.Second)); err != nil {
+			t.Error(err)
+		}
+	})
+	return l, errs
+}
+
+// calls records when calls started, from many goroutines.
+type calls struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (c *calls) add(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at = append(c.at, t)
+}
+
+// sorted returns the times in order.
+func (c *calls) sorted() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := slices.Clone(c.at)
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
+// maxIn returns the most calls of at, sorted, that fall in any window of
+// length w.
+func maxIn(at []time.Time, w time.Duration) int {
+	most := 0
+	for i, j := 0, 0; i < len(at); i++ {
+		for at[i].Sub(at[j]) >= w {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	return most
+}
+
+// flood makes each limiter call Wait for p as fast as it may, on its own
+// goroutine, until ctx is done, and records when each call was let through.
+func flood(ctx context.Context, limiters []*usage.Limiter, p usage.Provider, c *calls) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for _, l := range limiters {
+		wg.Go(func() {
+			for l.Wait(ctx, p) == nil {
+				c.add(time.Now())
+			}
+		})
+	}
+	return &wg
+}
+
+var edgar = map[usage.Provider]usage.Limit{usage.EDGAR: {Rate: 10, Burst: 1}}
+
+// TestLimiterPacesAFleet runs 8 processes' limiters on one Redis, each
+// calling SEC EDGAR as fast as it may: together they keep 10 calls a
+// second, at most 11 in any second (Rate·(1 s + V) + Burst with V = 50 ms),
+// far under the bound the leases alone would allow.
+func TestLimiterPacesAFleet(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		var limiters []*usage.Limiter
+		for range 8 {
+			l, _ := newLimiter(t, b.rdb, b.prefix, edgar)
+			limiters = append(limiters, l)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		var c calls
+		start := time.Now()
+		flood(ctx, limiters, usage.EDGAR, &c).Wait()
+		took := time.Since(start)
+		at := c.sorted()
+		t.Logf("%d calls in %v, at most %d in a second", len(at), took.Round(time.Millisecond), maxIn(at, time.Second))
+		if most := maxIn(at, time.Second); most > 11 {
+			t.Errorf("%d calls in one second, want at most 11", most)
+		}
+		// The fleet uses what it is given: a slot every 100 ms, less what a
+		// lease's round trip and the start cost.
+		if want := int(took.Seconds()*10) - 3; len(at) < want {
+			t.Errorf("%d calls in %v, want at least %d", len(at), took, want)
+		}
+	})
+}
+
+// TestLimiterPauseHoldsTheFleet pauses EDGAR for 2 s from one of 8
+// processes: none of them lets a call through until the pause ends.
+func TestLimiterPauseHoldsTheFleet(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		var limiters []*usage.Limiter
+		for range 8 {
+			l, _ := newLimiter(t, b.rdb, b.prefix, edgar)
+			limiters = append(limiters, l)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3500*time.Millisecond)
+		defer cancel()
+		var c calls
+		wg := flood(ctx, limiters, usage.EDGAR, &c)
+		time.Sleep(700 * time.Millisecond)
+		paused := time.Now()
+		limiters[3].Pause(usage.EDGAR, 2*time.Second)
+		wg.Wait()
+		var during, after int
+		for _, at := range c.sorted() {
+			switch d := at.Sub(paused); {
+			case d > 50*time.Millisecond && d < 2*time.Second:
+				during++
+				t.Errorf("a call %v after the pause began", d.Round(time.Millisecond))
+			case d >= 2*time.Second:
+				after++
+			}
+		}
+		if after < 5 {
+			t.Errorf("%d calls in the 0.8 s after the pause, want the pace back", after)
+		}
+		r := usage.NewReader(b.rdb, usage.WithPrefix(b.prefix))
+		// The pause is over by now; what Redis recorded ended 2 s after it began.
+		if got, err := r.Pauses(context.Background()); err != nil || len(got) != 0 {
+			t.Errorf("Pauses after the pause = %v, %v; want none", got, err)
+		}
+	})
+}
+
+// TestLimiterLosesAtMostALease stops one of 4 processes in the middle of a
+// lease it took: the others wait no longer than one lease for their slots.
+func TestLimiterLosesAtMostALease(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		span := 500 * time.Millisecond
+		var limiters []*usage.Limiter
+		for range 4 {
+			l, _ := newLimiter(t, b.rdb, b.prefix, edgar, usage.WithLeaseSpan(span))
+			limiters = append(limiters, l)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		var c calls
+		// The one that stops: it takes slots for a second, then its
+		// calls stop and its limiter closes with a lease in hand.
+		victim, stop := context.WithTimeout(ctx, time.Second)
+		defer stop()
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for limiters[0].Wait(victim, usage.EDGAR) == nil {
+			}
+			_ = limiters[0].Close(context.Background())
+		})
+		flood(ctx, limiters[1:], usage.EDGAR, &c).Wait()
+		wg.Wait()
+		at := c.sorted()
+		var gap time.Duration
+		for i := 1; i < len(at); i++ {
+			gap = max(gap, at[i].Sub(at[i-1]))
+		}
+		t.Logf("%d calls, longest gap %v", len(at), gap.Round(time.Millisecond))
+		if limit := span + 300*time.Millisecond; gap > limit {
+			t.Errorf("the others waited %v between calls, want at most a lease (%v) and slack", gap, span)
+		}
+	})
+}
+
+// TestLimiterFallsBackWhileRedisIsDown takes Redis away: calls go on at the
+// process's share of the rate, the error handler hears of it, and the
+// limiter takes leases from Redis again once it is back.
+func TestLimiterFallsBackWhileRedisIsDown(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		p := newProxied(t, b, proxyOptions{readTimeout: 200 * time.Millisecond, maxRetries: -1})
+		l, errs := newLimiter(t, p.rdb, b.prefix, edgar, usage.WithFleetSize(2))
+		ctx := ctxTimeout(t, 10*time.Second)
+		if err := l.Wait(ctx, usage.EDGAR); err != nil {
+			t.Fatal(err)
+		}
+		p.each(func(x *testsupport.Proxy) { x.SetDown(true) })
+		var c calls
+		wctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+		defer cancel()
+		flood(wctx, []*usage.Limiter{l}, usage.EDGAR, &c).Wait()
+		at := c.sorted()
+		errs.waitFor(t, "word of the local share", func(err error) bool { return strings.Contains(err.Error(), "1/2 of the rate") })
+		// Half of 10 a second, once the lease in hand is spent.
+		if n := len(at); n < 6 || n > 16 {
+			t.Errorf("%d calls in 2.5 s with Redis down, want about 12 (5 a second and the lease in hand)", n)
+		}
+		if most := maxIn(at[len(at)/2:], time.Second); most > 6 {
+			t.Errorf("%d calls in a second on the local share, want at most 6", most)
+		}
+		p.each(func(x *testsupport.Proxy) { x.SetDown(false) })
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range 15 {
+				if err := l.Wait(ctx, usage.EDGAR); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+		<-done
+	})
+}
+
+func TestLimiterWaitErrors(t *testing.T) {
+	rdb := newMiniredisClient(t)
+	l, errs := newLimiter(t, rdb, usage.DefaultPrefix, edgar, usage.WithMaxPause(time.Minute))
+	// A pause of a day is an error of the provider's: held for the cap,
+	// and said.
+	l.Pause(usage.EDGAR, 24*time.Hour)
+	errs.waitFor(t, "word of the capped pause", func(err error) bool { return strings.Contains(err.Error(), "held for 1m0s") })
+	if until := time.Until(l.PausedUntil(usage.EDGAR)); until < 50*time.Second || until > time.Minute {
+		t.Errorf("paused for %v, want the cap, a minute", until)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	err := l.Wait(ctx, usage.EDGAR)
+	var we *usage.WaitError
+	if !errors.As(err, &we) || !we.Paused || we.Provider != usage.EDGAR || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("Wait with a deadline before the pause ends = %v after %v, want a *WaitError at once", err, time.Since(start))
+	}
+	if l.Allow(usage.EDGAR) {
+		t.Error("Allow while paused = true")
+	}
+	// Providers without a limit are never held.
+	if err := l.Wait(ctx, usage.Exa); err != nil || !l.Allow(usage.Exa) {
+		t.Errorf("a provider without a limit: Wait = %v, Allow false", err)
+	}
+	cancelled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if err := l.Wait(cancelled, usage.EDGAR); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait with a cancelled context = %v, want context.Canceled", err)
+	}
+	got, err := usage.NewReader(rdb).Pauses(ctx)
+	if end, ok := got[usage.EDGAR]; err != nil || !ok || time.Until(end) < 50*time.Second {
+		t.Errorf("Reader.Pauses = %v, %v; want edgar paused for about a minute", got, err)
+	}
+}
+
+func TestNewLimiterRejectsBadLimits(t *testing.T) {
+	tr := usage.NewTracker(newMiniredisClient(t))
+	closeAtCleanup(t, tr)
+	for _, limits := range []map[usage.Provider]usage.Limit{
+		{usage.EDGAR: {}},
+		{usage.EDGAR: {Rate: -1}},
+		{usage.EDGAR: {Rate: 1, Burst: -1}},
+		{"Not Valid": {Rate: 1}},
+	} {
+		if _, err := usage.NewLimiter(tr, limits); err == nil || !strings.HasPrefix(err.Error(), "usage: limiter") {
+			t.Errorf("NewLimiter(%v) = %v, want an error", limits, err)
+		}
+	}
+	if _, err := usage.NewLimiter(nil, usage.DefaultLimits()); err == nil {
+		t.Error("NewLimiter(nil) succeeded")
+	}
+	var l *usage.Limiter
+	if err := l.Wait(context.Background(), usage.EDGAR); err != nil || !l.Allow(usage.EDGAR) {
+		t.Error("a nil Limiter holds calls")
+	}
+}
