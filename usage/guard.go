@@ -57,6 +57,13 @@ func (e *QuotaError) Error() string {
 		e.Provider, e.Used, e.Quota.Limit, e.Quota.Period, e.Resets.Format(time.RFC3339))
 }
 
+// RefusalReason says, briefly, why the call was not made, for a record of
+// its outcome: "claude quota spent until 2026-12-06T00:00:00Z".
+// sourcestatus.FromHTTP stores a call refused by e as skipped with it.
+func (e *QuotaError) RefusalReason() string {
+	return string(e.Provider) + " quota spent until " + e.Resets.Format(time.RFC3339)
+}
+
 // An Alert says that a provider's use crossed a threshold of its quota. A
 // [Guard] fires each threshold once per period across every process that
 // shares the Redis: the first to see it crossed claims it there.
