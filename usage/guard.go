@@ -44,7 +44,8 @@ const DefaultRefreshInterval = time.Second
 var DefaultThresholds = []float64{0.8, 1}
 
 // A QuotaError is what [Guard.Allow] returns for a provider whose quota is
-// spent. Find it with [errors.As].
+// spent. Find it with [errors.As]; for a request that a decorator of
+// package providers refused with it, providers.Refusal returns it.
 type QuotaError struct {
 	Provider Provider
 	Quota    Quota
