@@ -205,21 +205,21 @@ func ExampleWithGuard() {
 
 	for i := range 3 {
 		resp, err := exa.Get(api.URL + "/search")
-		var spent *usage.QuotaError
-		if errors.As(err, &spent) {
-			fmt.Printf("call %d not sent: %d of %d used\n", i+1, spent.Used, spent.Quota.Limit)
-			continue
-		}
 		if err != nil {
 			log.Fatal(err)
 		}
 		resp.Body.Close()
+		var spent *usage.QuotaError
+		if errors.As(providers.Refusal(resp), &spent) {
+			fmt.Printf("call %d not sent (%d): %d of %d used\n", i+1, resp.StatusCode, spent.Used, spent.Quota.Limit)
+			continue
+		}
 		fmt.Printf("call %d: %d\n", i+1, resp.StatusCode)
 	}
 	// Output:
 	// call 1: 200
 	// call 2: 200
-	// call 3 not sent: 2 of 2 used
+	// call 3 not sent (402): 2 of 2 used
 }
 
 func ExampleWithReportedQuota() {

@@ -1,10 +1,6 @@
 package providers
 
-import (
-	"net/http"
-
-	"github.com/enrichmeter/enrichmeter/usage"
-)
+import "github.com/enrichmeter/enrichmeter/usage"
 
 // An Allower says whether a call to a provider may go ahead;
 // [*usage.Guard] satisfies it. Allow must be cheap, safe for concurrent use
@@ -18,10 +14,14 @@ var _ Allower = (*usage.Guard)(nil)
 // WithGuard makes a decorator ask g before sending each request of a
 // provider it counts for. A refused request never leaves the process: the
 // decorator closes its body, as [http.RoundTripper] requires, counts
-// nothing, and returns g's error ([*usage.QuotaError] for a
-// [*usage.Guard]), which an [http.Client] wraps in a [*url.Error]; find it
-// with [errors.As]. The default is no guard; nil keeps it. For [ByHost],
-// requests to hosts it does not know are never asked about. With
+// nothing for the Counter, and returns with a nil error a response that no
+// server sent, built so that retrying clients and SDKs end the call at once:
+// 402 Payment Required, X-Should-Retry: false, Enrichmeter-Refused: true,
+// and a JSON body {"type":"error","error":{"type":"refused_error","message":...}}
+// holding g's error's message. [Refusal] returns g's error from that
+// response ([*usage.QuotaError] for a [*usage.Guard]); the package doc says
+// what each kind of caller sees. The default is no guard; nil keeps it. For
+// [ByHost], requests to hosts it does not know are never asked about. With
 // [WithClaudeTokens], a call to Claude is refused as well once a quota of
 // one of Claude's token counters ([usage.ClaudeOutputTokens]...) is spent.
 func WithGuard(g Allower) Option {
@@ -36,10 +36,10 @@ func WithGuard(g Allower) Option {
 // call to Claude may go, when the decorator reads Claude's tokens.
 var claudeTokenCounters = [...]usage.Provider{usage.ClaudeInputTokens, usage.ClaudeOutputTokens, usage.ClaudeCacheReadTokens, usage.ClaudeCacheWriteTokens}
 
-// refuse returns the guard's error for a request to p, after closing its
-// body, or nil when the request may go. With WithClaudeTokens, a call to
-// Claude is refused too when a quota of one of its token counters is spent.
-func (o *observer) refuse(req *http.Request, p usage.Provider) error {
+// refuse returns the guard's error for a request to p, or nil when the
+// request may go. With WithClaudeTokens, a call to Claude is refused too
+// when a quota of one of its token counters is spent.
+func (o *observer) refuse(p usage.Provider) error {
 	g := o.cfg.guard
 	if g == nil {
 		return nil
@@ -51,9 +51,6 @@ func (o *observer) refuse(req *http.Request, p usage.Provider) error {
 				break
 			}
 		}
-	}
-	if err != nil && req.Body != nil {
-		_ = req.Body.Close()
 	}
 	return err
 }

@@ -80,15 +80,17 @@ func TestGuardRefusesBeforeSending(t *testing.T) {
 				body := &closeBody{Reader: strings.NewReader("q=1")}
 				req, _ := http.NewRequest("POST", srv.URL, body)
 				resp, err := client.Do(req)
-				var qe *usage.QuotaError
-				switch {
-				case i < 3 && err != nil:
+				if err != nil {
 					t.Fatalf("request %d of a quota of 3: %v", i+1, err)
-				case i < 3:
-					resp.Body.Close()
-				case !errors.As(err, &qe) || qe.Provider != usage.Exa || qe.Used != 3:
-					t.Fatalf("request 4 of a quota of 3: %v, want a *usage.QuotaError", err)
-				case !body.closed.Load():
+				}
+				resp.Body.Close()
+				var qe *usage.QuotaError
+				switch refused := errors.As(providers.Refusal(resp), &qe); {
+				case i < 3 && refused:
+					t.Fatalf("request %d of a quota of 3 refused: %v", i+1, qe)
+				case i == 3 && (!refused || qe.Provider != usage.Exa || qe.Used != 3):
+					t.Fatalf("request 4 of a quota of 3: HTTP %d, want refused with a *usage.QuotaError", resp.StatusCode)
+				case i == 3 && !body.closed.Load():
 					t.Fatal("the refused request's body was not closed")
 				}
 			}
@@ -147,13 +149,13 @@ func TestFleetOvershootIsBounded(t *testing.T) {
 					for {
 						resp, err := client.Get(srv.URL)
 						if err != nil {
-							var qe *usage.QuotaError
-							if !errors.As(err, &qe) {
-								t.Error(err)
-							}
+							t.Error(err)
 							break
 						}
 						resp.Body.Close()
+						if qe := (*usage.QuotaError)(nil); errors.As(providers.Refusal(resp), &qe) {
+							break
+						}
 						calls[i]++
 					}
 					took[i] = time.Since(start)
@@ -208,7 +210,7 @@ func TestGuardRefusesClaudeOnceATokenQuotaIsSpent(t *testing.T) {
 			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-		errs = append(errs, err)
+		errs = append(errs, cmp(err, providers.Refusal(resp)))
 	}
 	var qe *usage.QuotaError
 	if errs[0] != nil || errs[1] != nil || errs[2] != nil || !errors.As(errs[3], &qe) || qe.Provider != usage.ClaudeOutputTokens || qe.Used != 1200 {

@@ -37,12 +37,12 @@ func newObserver(fn string, c Counter, opts []Option, ps []usage.Provider, why s
 }
 
 // roundTrip sends req, a request to p, through next, as every decorator
-// does: it asks the guard first, times and counts the outcome for the
+// does: it asks the guard first (a refused request gets the response that
+// stands for it, see refusal.go), times and counts the outcome for the
 // metrics, and observes the result.
 func (o *observer) roundTrip(next http.RoundTripper, req *http.Request, p usage.Provider) (*http.Response, error) {
-	if err := o.refuse(req, p); err != nil {
-		o.metrics.refused(p)
-		return nil, err
+	if err := o.refuse(p); err != nil {
+		return o.refused(req, p, err), nil
 	}
 	start := o.metrics.start()
 	resp, err := next.RoundTrip(req)

@@ -48,7 +48,16 @@ import (
 // FromHTTP turns the outcome of an HTTP call, what [http.Client.Do]
 // returned, into a payload that is safe to store:
 //
-//   - an error is [Failed] with the error's message made safe: a
+//   - a call refused before it was sent is [Skipped], with the reason made
+//     safe as below: "claude quota spent until 2026-12-06T00:00:00Z" for a
+//     *usage.QuotaError. A call was refused when resp is the response that a
+//     decorator of package providers gave in place of the request (see
+//     providers.Refusal; an SDK hands it on, as anthropic-sdk-go's
+//     *anthropic.Error does in its Response field: pass it with the error),
+//     its reason the refusal error's; or when err's chain holds an error
+//     with a method RefusalReason() string, as *usage.QuotaError has, which
+//     gives the reason (an error without it gives its message);
+//   - any other error is [Failed] with the error's message made safe: a
 //     [*url.Error]'s URL loses its query, fragment and user info, and the
 //     message passes through the net [Updater.Update] applies (see the
 //     package doc) and is cut to [DefaultMaxErrorLen];
@@ -60,6 +69,9 @@ import (
 // At is left zero, which Update reads as now. FromHTTP neither reads nor
 // closes resp.Body. It is safe for concurrent use.
 func FromHTTP(resp *http.Response, err error) Payload {
+	if reason, ok := refusalReason(resp, err); ok {
+		return Payload{Status: Skipped, Error: safeError(reason, DefaultMaxErrorLen)}
+	}
 	switch {
 	case err != nil:
 		if ue, ok := err.(*url.Error); ok {

@@ -6,7 +6,8 @@ import (
 )
 
 // A QuotaError is what [Guard.Allow] returns for a provider whose quota is
-// spent. Find it with [errors.As].
+// spent. Find it with [errors.As]; for a request that a decorator of
+// package providers refused with it, providers.Refusal returns it.
 type QuotaError struct {
 	Provider Provider
 	Quota    Quota
@@ -17,6 +18,13 @@ type QuotaError struct {
 func (e *QuotaError) Error() string {
 	return fmt.Sprintf("usage: %s quota spent: %d of %d this %s, resets %s",
 		e.Provider, e.Used, e.Quota.Limit, e.Quota.Period, e.Resets.Format(time.RFC3339))
+}
+
+// RefusalReason says, briefly, why the call was not made, for a record of
+// its outcome: "claude quota spent until 2026-12-06T00:00:00Z".
+// sourcestatus.FromHTTP stores a call refused by e as skipped with it.
+func (e *QuotaError) RefusalReason() string {
+	return string(e.Provider) + " quota spent until " + e.Resets.Format(time.RFC3339)
 }
 
 // An Alert says that a provider's use crossed a threshold of its quota. A

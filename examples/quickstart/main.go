@@ -224,11 +224,12 @@ type refusals struct {
 	n  map[usage.Provider]int
 }
 
-// count returns next, counting the *usage.QuotaError it returns.
+// count returns next, counting the requests it refused for a
+// *usage.QuotaError.
 func (r *refusals) count(next http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := next.RoundTrip(req)
-		if spent := (*usage.QuotaError)(nil); errors.As(err, &spent) {
+		if spent := (*usage.QuotaError)(nil); errors.As(providers.Refusal(resp), &spent) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			if r.n == nil {
