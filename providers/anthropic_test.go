@@ -17,7 +17,6 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/providers"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -170,24 +169,6 @@ func TestAnthropicSDKTokens(t *testing.T) {
 			}
 		}
 		t.Logf("SDK usage totals (in, out, cache read, cache write) %v", want)
-	})
-}
-
-// forEachRedis runs f as a subtest on miniredis and, when
-// ENRICHMETER_TEST_REDIS is set, on that server under a key prefix of its
-// own, deleted at the end.
-func forEachRedis(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient, prefix string)) {
-	t.Run("miniredis", func(t *testing.T) {
-		mr := miniredis.RunT(t)
-		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		t.Cleanup(func() { rdb.Close() })
-		f(t, rdb, usage.DefaultPrefix)
-	})
-	t.Run("redis", func(t *testing.T) {
-		rdb := testsupport.Redis(t)
-		prefix := testsupport.UniqueName("t")
-		testsupport.DeleteKeysAtCleanup(t, rdb, prefix)
-		f(t, rdb, prefix)
 	})
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/providers"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -112,80 +111,70 @@ func TestGuardRefusesBeforeSending(t *testing.T) {
 // at most the fleet's rate times that, plus the one call each client has
 // allowed but not yet counted.
 func TestFleetOvershootIsBounded(t *testing.T) {
-	backends := map[string]func(t *testing.T) redis.UniversalClient{
-		"miniredis": func(t *testing.T) redis.UniversalClient { return miniredisClient(t) },
-		"redis":     func(t *testing.T) redis.UniversalClient { return testsupport.Redis(t) },
-		"cluster":   func(t *testing.T) redis.UniversalClient { return testsupport.RedisCluster(t) },
-	}
-	for _, name := range []string{"miniredis", "redis", "cluster"} {
-		t.Run(name, func(t *testing.T) {
-			rdb := backends[name](t)
-			prefix := testsupport.UniqueName("guard")
-			testsupport.DeleteKeysAtCleanup(t, rdb, prefix)
-			srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
-			const (
-				trackers = 4
-				limit    = 1000
-				flush    = 10 * time.Millisecond
-				refresh  = 10 * time.Millisecond
-				// wire is how late a flush and a refresh land: their round trips
-				// plus the wait for a processor. Under -race on two loaded cores
-				// the fleet was seen 72 ms behind (469 over at 6,525 calls/s).
-				wire = 100 * time.Millisecond
-			)
-			quota := map[usage.Provider]usage.Quota{usage.Exa: {Limit: limit}}
-			var wg sync.WaitGroup
-			calls := make([]int64, trackers)
-			took := make([]time.Duration, trackers)
-			trs := make([]*usage.Tracker, trackers)
-			for i := range trackers {
-				tr, g := newTrackerAndGuard(t, rdb, quota, []usage.Option{usage.WithPrefix(prefix), usage.WithFlushInterval(flush)},
-					usage.WithRefreshInterval(refresh))
-				trs[i] = tr
-				client := providers.WrapClient(nil, tr, usage.Exa, providers.WithGuard(g))
-				t.Cleanup(client.CloseIdleConnections)
-				wg.Go(func() {
-					start := time.Now()
-					for {
-						resp, err := client.Get(srv.URL)
-						if err != nil {
-							t.Error(err)
-							break
-						}
-						resp.Body.Close()
-						if qe := (*usage.QuotaError)(nil); errors.As(providers.Refusal(resp), &qe) {
-							break
-						}
-						calls[i]++
+	forEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		srv := server(t, func(w http.ResponseWriter, r *http.Request) {})
+		const (
+			trackers = 4
+			limit    = 1000
+			flush    = 10 * time.Millisecond
+			refresh  = 10 * time.Millisecond
+			// wire is how late a flush and a refresh land: their round trips
+			// plus the wait for a processor. Under -race on two loaded cores
+			// the fleet was seen 72 ms behind (469 over at 6,525 calls/s).
+			wire = 100 * time.Millisecond
+		)
+		quota := map[usage.Provider]usage.Quota{usage.Exa: {Limit: limit}}
+		var wg sync.WaitGroup
+		calls := make([]int64, trackers)
+		took := make([]time.Duration, trackers)
+		trs := make([]*usage.Tracker, trackers)
+		for i := range trackers {
+			tr, g := newTrackerAndGuard(t, rdb, quota, []usage.Option{usage.WithPrefix(prefix), usage.WithFlushInterval(flush)},
+				usage.WithRefreshInterval(refresh))
+			trs[i] = tr
+			client := providers.WrapClient(nil, tr, usage.Exa, providers.WithGuard(g))
+			t.Cleanup(client.CloseIdleConnections)
+			wg.Go(func() {
+				start := time.Now()
+				for {
+					resp, err := client.Get(srv.URL)
+					if err != nil {
+						t.Error(err)
+						break
 					}
-					took[i] = time.Since(start)
-				})
-			}
-			wg.Wait()
-			var total int64
-			var rate float64 // calls per second, the fleet's
-			for i, tr := range trs {
-				if err := tr.Flush(context.Background()); err != nil {
-					t.Fatal(err)
+					resp.Body.Close()
+					if qe := (*usage.QuotaError)(nil); errors.As(providers.Refusal(resp), &qe) {
+						break
+					}
+					calls[i]++
 				}
-				total += calls[i]
-				rate += float64(calls[i]) / took[i].Seconds()
+				took[i] = time.Since(start)
+			})
+		}
+		wg.Wait()
+		var total int64
+		var rate float64 // calls per second, the fleet's
+		for i, tr := range trs {
+			if err := tr.Flush(context.Background()); err != nil {
+				t.Fatal(err)
 			}
-			got, err := usage.NewReader(rdb, usage.WithPrefix(prefix)).Daily(context.Background(), usage.Exa, time.Now(), time.Now())
-			if err != nil || got[0].Count != total {
-				t.Fatalf("Redis holds %v (%v), the clients made %d calls", got, err, total)
-			}
-			bound := int64(rate*(flush+refresh+wire).Seconds()) + trackers
-			t.Logf("fleet of %d: %d calls for a quota of %d, overshoot %d; bound %d (%.0f calls/s × %v + %d)",
-				trackers, total, limit, total-limit, bound, rate, flush+refresh+wire, trackers)
-			if total < limit {
-				t.Errorf("the fleet stopped at %d, under the quota of %d", total, limit)
-			}
-			if total-limit > bound {
-				t.Errorf("overshoot %d is over the bound %d", total-limit, bound)
-			}
-		})
-	}
+			total += calls[i]
+			rate += float64(calls[i]) / took[i].Seconds()
+		}
+		got, err := usage.NewReader(rdb, usage.WithPrefix(prefix)).Daily(context.Background(), usage.Exa, time.Now(), time.Now())
+		if err != nil || got[0].Count != total {
+			t.Fatalf("Redis holds %v (%v), the clients made %d calls", got, err, total)
+		}
+		bound := int64(rate*(flush+refresh+wire).Seconds()) + trackers
+		t.Logf("fleet of %d: %d calls for a quota of %d, overshoot %d; bound %d (%.0f calls/s × %v + %d)",
+			trackers, total, limit, total-limit, bound, rate, flush+refresh+wire, trackers)
+		if total < limit {
+			t.Errorf("the fleet stopped at %d, under the quota of %d", total, limit)
+		}
+		if total-limit > bound {
+			t.Errorf("overshoot %d is over the bound %d", total-limit, bound)
+		}
+	})
 }
 
 // TestGuardRefusesClaudeOnceATokenQuotaIsSpent: with WithClaudeTokens, a

@@ -7,8 +7,34 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enrichmeter/enrichmeter/internal/testsupport"
 	"github.com/enrichmeter/enrichmeter/usage"
 )
+
+// forEachRedis runs f as a subtest on miniredis always, and on a real Redis
+// and a real Redis Cluster when their variables are set, with a key prefix
+// of its own whose keys are deleted when the subtest ends.
+func forEachRedis(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient, prefix string)) {
+	t.Helper()
+	backends := []struct {
+		name string
+		rdb  func(t *testing.T) redis.UniversalClient
+	}{
+		{"miniredis", func(t *testing.T) redis.UniversalClient { return miniredisClient(t) }},
+		{"redis", func(t *testing.T) redis.UniversalClient { return testsupport.Redis(t) }},
+		{"cluster", func(t *testing.T) redis.UniversalClient { return testsupport.RedisCluster(t) }},
+	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rdb := b.rdb(t)
+			prefix := testsupport.UniqueName("p")
+			testsupport.DeleteKeysAtCleanup(t, rdb, prefix)
+			f(t, rdb, prefix)
+		})
+	}
+}
 
 // counter records what the decorators count.
 type counter struct {

@@ -19,10 +19,11 @@ import (
 //
 //	enrichmeter.provider.requests          counter    {request}  requests by enrichmeter.provider and enrichmeter.outcome
 //	enrichmeter.provider.request.duration  histogram  s          time to response headers, of a sample of requests
+//	enrichmeter.provider.waited            counter    s          time requests waited for the limiter, by enrichmeter.provider
 //
 // enrichmeter.outcome is the response's class (1xx, 2xx, 3xx, 4xx, 429 apart
 // from 4xx, 5xx), error (no response), canceled (the request's context
-// ended) or refused (the guard refused it before sending).
+// ended) or refused (the guard or the limiter refused it before sending).
 //
 // Nothing on a request's path locks or calls the meter provider. Requests
 // are counted in memory, with one atomic add on a counter of the processor
@@ -95,6 +96,8 @@ type providerMetrics struct {
 	nextNew  atomic.Uint32 // the shard the pool's New hands out next
 	local    sync.Pool     // of *outcomeCounts
 	samples  latencyRing
+	waited   atomic.Int64 // nanoseconds requests waited for the limiter
+	waitAttr metric.ObserveOption
 	observe  [numOutcomes]metric.ObserveOption
 	record   [numOutcomes][]metric.RecordOption
 	provider usage.Provider
@@ -168,12 +171,14 @@ func newDecoratorMetrics(fn string, cfg config, providers []usage.Provider) *dec
 		metric.WithDescription("Requests to paid API providers, by provider and outcome."))
 	duration, err2 := m.Float64Histogram("enrichmeter.provider.request.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time to response headers of a sample of requests, by provider and outcome."))
+	waited, err4 := m.Float64ObservableCounter("enrichmeter.provider.waited", metric.WithUnit("s"),
+		metric.WithDescription("Time requests waited for the limiter before they were sent, by provider."))
 	dm := &decoratorMetrics{sample: uint32(cfg.latencySampling)}
 	for _, p := range providers {
 		if dm.of(p) != nil {
 			continue
 		}
-		pm := &providerMetrics{provider: p}
+		pm := &providerMetrics{provider: p, waitAttr: metric.WithAttributes(attribute.String("enrichmeter.provider", string(p)))}
 		pm.local.New = func() any { return &pm.shards[pm.nextNew.Add(1)%counterShards] }
 		for i, name := range outcomeNames {
 			set := attribute.NewSet(attribute.String("enrichmeter.provider", string(p)), attribute.String("enrichmeter.outcome", name))
@@ -189,6 +194,9 @@ func newDecoratorMetrics(fn string, cfg config, providers []usage.Provider) *dec
 					o.ObserveInt64(requests, n, pm.observe[i])
 				}
 			}
+			if cfg.pacer != nil {
+				o.ObserveFloat64(waited, time.Duration(pm.waited.Load()).Seconds(), pm.waitAttr)
+			}
 			// The samples go to the histogram now, at collection, so that
 			// no request waits on the meter provider's locks.
 			pm.samples.drain(func(oc int, d time.Duration) {
@@ -196,8 +204,8 @@ func newDecoratorMetrics(fn string, cfg config, providers []usage.Provider) *dec
 			})
 		}
 		return nil
-	}, requests)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	}, requests, waited)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		panic("providers: " + fn + ": metrics: " + err.Error())
 	}
 	dm.reg = reg
@@ -241,7 +249,17 @@ func (dm *decoratorMetrics) done(p usage.Provider, req *http.Request, resp *http
 	}
 }
 
-// refused counts a request to p that the guard refused.
+// waited adds d to the time requests to p waited for the limiter.
+func (dm *decoratorMetrics) waited(p usage.Provider, d time.Duration) {
+	if dm == nil {
+		return
+	}
+	if pm := dm.of(p); pm != nil {
+		pm.waited.Add(int64(d))
+	}
+}
+
+// refused counts a request to p that the guard or the limiter refused.
 func (dm *decoratorMetrics) refused(p usage.Provider) {
 	if dm == nil {
 		return

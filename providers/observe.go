@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 
@@ -38,15 +39,27 @@ func newObserver(fn string, c Counter, opts []Option, ps []usage.Provider, why s
 
 // roundTrip sends req, a request to p, through next, as every decorator
 // does: it asks the guard first (a refused request gets the response that
-// stands for it, see refusal.go), times and counts the outcome for the
-// metrics, and observes the result.
+// stands for it, see refusal.go), then waits for the limiter, times and
+// counts the outcome for the metrics, pauses the provider if the response
+// asks for it, and observes the result.
 func (o *observer) roundTrip(next http.RoundTripper, req *http.Request, p usage.Provider) (*http.Response, error) {
 	if err := o.refuse(p); err != nil {
+		return o.refused(req, p, err), nil
+	}
+	if err := o.pace(req, p); err != nil {
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			o.metrics.done(p, req, nil, ctxErr, time.Time{})
+			return nil, ctxErr
+		}
 		return o.refused(req, p, err), nil
 	}
 	start := o.metrics.start()
 	resp, err := next.RoundTrip(req)
 	o.metrics.done(p, req, resp, err, start)
+	o.pauseFor(resp, p)
 	return o.observe(req, resp, err, p), err
 }
 

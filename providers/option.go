@@ -19,6 +19,7 @@ type config struct {
 	success  func(*http.Response) bool
 	atEOF    bool
 	guard    Allower  // nil: no guard
+	pacer    Pacer    // nil: no limiter
 	reporter Reporter // nil: quota headers are not read
 	tokens   Adder    // nil: Claude's tokens are not read
 

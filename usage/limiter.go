@@ -54,6 +54,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // A Limit is a provider's rate across the fleet.
@@ -91,6 +93,17 @@ type WaitError struct {
 	Paused   bool      // the provider is paused until Next
 }
 
+// RefusalReason says, briefly, why the call was not made, for a record of
+// its outcome: "edgar paused until 2026-12-05T07:35:18Z".
+// sourcestatus.FromHTTP stores a call refused by e as skipped with it.
+func (e *WaitError) RefusalReason() string {
+	why := " next slot at "
+	if e.Paused {
+		why = " paused until "
+	}
+	return string(e.Provider) + why + e.Next.UTC().Format(time.RFC3339)
+}
+
 func (e *WaitError) Error() string {
 	why := "next slot"
 	if e.Paused {
@@ -122,6 +135,7 @@ type Limiter struct {
 	pauseMu sync.Mutex               // protects pausing
 	pausing map[Provider]time.Duration
 	wake    chan struct{} // capacity 1: a pause waits to be written
+	reg     metric.Registration // of the metrics; nil without them
 }
 
 // A clockRef is a moment of Redis's clock and a local moment no earlier:
@@ -149,9 +163,10 @@ type pacer struct {
 	max  int           // the most slots a lease asks for
 
 	mu       sync.Mutex // protects the fields below
-	l        lease
+	l        lease         // the slots being handed out
+	more     lease         // the next lease, taken ahead; k is 0 when there is none
 	next     int           // slots of l handed out or skipped
-	given    int           // slots of l handed out
+	lost     int           // slots that went unused since the last lease was asked for
 	pause    time.Time     // no slot before this
 	want     int           // slots the next lease asks for
 	asked    chan struct{} // closed when the lease asked for lands; nil when none is asked
@@ -216,6 +231,12 @@ func NewLimiter(t *Tracker, limits map[Provider]Limit, opts ...LimiterOption) (*
 			late: min(max(step/2, time.Millisecond), 500*time.Millisecond),
 			max:  max(1, int(lim.Rate*cfg.leaseSpan.Seconds()), lim.Burst),
 			want: 1,
+		}
+	}
+	if mp := t.cfg.meterProvider; mp != nil {
+		var err error
+		if l.reg, err = l.observe(mp); err != nil {
+			t.report(err)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -303,6 +324,9 @@ func (l *Limiter) Wait(ctx context.Context, p Provider) error {
 			continue
 		}
 		if dl, has := ctx.Deadline(); has && dl.Before(e) {
+			pc.mu.Lock()
+			pc.unclaimLocked(e)
+			pc.mu.Unlock()
 			return &WaitError{Provider: p, Next: e, Paused: paused}
 		}
 		if d := time.Until(e); d > 0 {
@@ -327,31 +351,48 @@ func (l *Limiter) Wait(ctx context.Context, p Provider) error {
 
 // claimLocked takes the next slot that is neither past use at now nor
 // before the pause; with future, one whose time is yet to come too. It
-// reports false when the lease has no such slot. It requires pc.mu held.
+// moves on to the lease taken ahead when the current one is spent, and
+// reports false when neither has such a slot. It requires pc.mu held.
 func (pc *pacer) claimLocked(now time.Time, future bool) (time.Time, bool) {
-	j := pc.next
-	l := &pc.l
-	if l.step > 0 {
-		// Slots before now - late are past use, and slots before the
-		// pause are held back: skip them without looking at each.
-		if from := now.Add(-pc.late); l.floor.Before(from) {
-			j = max(j, ceilDiv(from.Sub(l.base), l.step))
+	for {
+		l := &pc.l
+		j := pc.next
+		if l.step > 0 {
+			// Slots before now - late are past use, and slots before the
+			// pause are held back: skip them without looking at each.
+			if from := now.Add(-pc.late); l.at(j).Before(from) {
+				skip := ceilDiv(from.Sub(l.base), l.step)
+				pc.lost += min(skip, l.k) - j
+				j = max(j, skip)
+			}
+			if l.floor.Before(pc.pause) {
+				j = max(j, ceilDiv(pc.pause.Sub(l.base), l.step))
+			}
 		}
-		if l.floor.Before(pc.pause) {
-			j = max(j, ceilDiv(pc.pause.Sub(l.base), l.step))
+		if j < l.k {
+			e := l.at(j)
+			if !future && e.After(now) {
+				pc.next = j
+				return e, false
+			}
+			pc.next = j + 1
+			return e, true
 		}
+		if pc.more.k == 0 {
+			pc.next = l.k
+			return time.Time{}, false
+		}
+		pc.l, pc.more, pc.next = pc.more, lease{}, 0
 	}
-	if j >= l.k {
-		pc.next = l.k
-		return time.Time{}, false
+}
+
+// unclaimLocked gives back slot e, claimed last and not to be used, so that
+// a call that would not wait for it costs no slot; a slot claimed after it
+// keeps it lost. It requires pc.mu held.
+func (pc *pacer) unclaimLocked(e time.Time) {
+	if pc.next > 0 && pc.next <= pc.l.k && pc.l.at(pc.next-1).Equal(e) {
+		pc.next--
 	}
-	e := l.at(j)
-	if !future && e.After(now) {
-		pc.next = j
-		return e, false
-	}
-	pc.next, pc.given = j+1, pc.given+1
-	return e, true
 }
 
 // ceilDiv returns ⌈a/b⌉ for b > 0, as an int, 0 for a ≤ 0.
@@ -362,10 +403,10 @@ func ceilDiv(a, b time.Duration) int {
 	return int((a + b - 1) / b)
 }
 
-// lowLocked reports whether the lease is running low: a quarter or less of
-// it left. It requires pc.mu held.
+// lowLocked reports whether the slots run low: no lease taken ahead, and a
+// quarter or less of the current one left. It requires pc.mu held.
 func (pc *pacer) lowLocked() bool {
-	return pc.l.k-pc.next <= pc.l.k/4
+	return pc.more.k == 0 && pc.l.k-pc.next <= pc.l.k/4
 }
 
 // askLocked asks the limiter's goroutine for a lease of pc, unless one is
@@ -393,16 +434,17 @@ var closedChan = func() chan struct{} {
 }()
 
 // sizeLocked sets how many slots the next lease asks for: twice the last
-// when all of it was handed out, what was handed out otherwise, within
-// 1..max. It requires pc.mu held.
+// while no slot went unused since, half of it otherwise, within 1..max. It
+// requires pc.mu held.
 func (pc *pacer) sizeLocked() int {
 	switch {
 	case pc.l.k == 0:
-	case pc.given >= pc.l.k:
+	case pc.lost == 0:
 		pc.want = min(2*pc.want, pc.max)
 	default:
-		pc.want = min(max(pc.given, 1), pc.max)
+		pc.want = max(pc.want/2, 1)
 	}
+	pc.lost = 0
 	return pc.want
 }
 
@@ -413,9 +455,15 @@ func (pc *pacer) install(l lease, local bool) {
 	pc.installLocked(l, local)
 }
 
-// installLocked is install with pc.mu held.
+// installLocked is install with pc.mu held. A lease that comes while the
+// current one has slots left waits behind it.
 func (pc *pacer) installLocked(l lease, local bool) {
-	pc.l, pc.next, pc.given, pc.local = l, 0, 0, local
+	if pc.next < pc.l.k {
+		pc.more = l
+	} else {
+		pc.l, pc.next = l, 0
+	}
+	pc.local = local
 	src := 0
 	if local {
 		src = 1
@@ -482,7 +530,9 @@ func (l *Limiter) PausedUntil(p Provider) time.Time {
 // done. Calls to Wait and Allow go on with the slots in hand and, once they
 // run out, from the local share.
 func (l *Limiter) Close(ctx context.Context) error {
-	l.closed.Store(true)
+	if !l.closed.Swap(true) && l.reg != nil {
+		_ = l.reg.Unregister()
+	}
 	l.cancel()
 	select {
 	case <-l.done:
@@ -687,6 +737,18 @@ func (l *Limiter) lease(ctx context.Context, batch []*pacer) error {
 		if us[4] > 0 {
 			pc.holdUntil(ref.at(us[4]))
 		}
+		if us[3] == 0 {
+			// The fleet has reserved the whole horizon: ask again when its
+			// first slot comes within it; whoever waits goes on waiting.
+			again := time.Until(ref.at(max(us[1], us[2]) - leaseHorizon.Microseconds()))
+			time.AfterFunc(max(again, pc.step), func() {
+				select {
+				case l.asks <- pc:
+				default:
+				}
+			})
+			continue
+		}
 		pc.install(lease{floor: ref.at(us[1]), base: ref.at(us[2]), step: pc.step, k: int(us[3])}, false)
 	}
 	if len(local) > 0 {
@@ -779,4 +841,50 @@ func (r *Reader) Pauses(ctx context.Context) (map[Provider]time.Time, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// observe registers the limiter's metrics with mp, observed at collection
+// from counts the pacers keep:
+//
+//	enrichmeter.limiter.leases  counter  {lease}  leases taken, by enrichmeter.provider and enrichmeter.lease.source
+//	enrichmeter.limiter.slots   counter  {slot}   slots those leases held, by the same
+//	enrichmeter.limiter.pauses  counter  {pause}  pauses this process asked for, by enrichmeter.provider
+//
+// enrichmeter.lease.source is redis, or local for the local share while
+// Redis could not be reached: slots divided by leases from redis is how
+// many calls one Redis command paced.
+func (l *Limiter) observe(mp metric.MeterProvider) (metric.Registration, error) {
+	m := mp.Meter(meterName)
+	leases, err1 := m.Int64ObservableCounter("enrichmeter.limiter.leases", metric.WithUnit("{lease}"),
+		metric.WithDescription("Leases of slots taken, from Redis or from the local share while Redis could not be reached."))
+	slots, err2 := m.Int64ObservableCounter("enrichmeter.limiter.slots", metric.WithUnit("{slot}"),
+		metric.WithDescription("Slots the leases held: calls that could start."))
+	pauses, err3 := m.Int64ObservableCounter("enrichmeter.limiter.pauses", metric.WithUnit("{pause}"),
+		metric.WithDescription("Pauses this process asked for, on a provider's 429 or Retry-After."))
+	type attrs struct {
+		src [2]metric.ObserveOption
+		p   metric.ObserveOption
+	}
+	byPacer := make(map[*pacer]attrs, len(l.pacers))
+	for p, pc := range l.pacers {
+		name := attribute.String("enrichmeter.provider", string(p))
+		byPacer[pc] = attrs{
+			src: [2]metric.ObserveOption{
+				metric.WithAttributes(name, attribute.String("enrichmeter.lease.source", "redis")),
+				metric.WithAttributes(name, attribute.String("enrichmeter.lease.source", "local")),
+			},
+			p: metric.WithAttributes(name),
+		}
+	}
+	reg, err4 := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for pc, a := range byPacer {
+			for src := range a.src {
+				o.ObserveInt64(leases, pc.leases[src].Load(), a.src[src])
+				o.ObserveInt64(slots, pc.slots[src].Load(), a.src[src])
+			}
+			o.ObserveInt64(pauses, pc.pauses.Load(), a.p)
+		}
+		return nil
+	}, leases, slots, pauses)
+	return reg, errors.Join(err1, err2, err3, err4)
 }
