@@ -83,6 +83,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -119,28 +120,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	rdb, _, closeRedis, err := localredis.Open(c.redisURL)
+	s, closeAll, err := open(ctx, c, time.Now)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer closeRedis()
-	if c.redisURL == "" {
-		if err := seedSample(ctx, rdb, time.Now()); err != nil {
-			log.Fatal(err)
-		}
-	}
-
-	s := &server{usage: usage.NewReader(rdb), quotas: sampleQuotas, table: c.table, now: time.Now}
-	if c.postgresURL != "" {
-		pool, err := pgxpool.New(ctx, c.postgresURL)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer pool.Close()
-		if s.statuses, err = openStatuses(ctx, pool, c.table); err != nil {
-			log.Fatal(err)
-		}
-	}
+	defer closeAll()
 
 	srv := &http.Server{Addr: c.addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -153,6 +137,44 @@ func main() {
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// open returns the dashboard that c describes, on the clock now, and a
+// function that closes what it opened: its Redis, seeded with the sample
+// month without -redis, and its PostgreSQL, if any.
+func open(ctx context.Context, c config, now func() time.Time) (s *server, closeAll func(), err error) {
+	rdb, _, closeRedis, err := localredis.Open(c.redisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers := []func(){closeRedis}
+	closeAll = func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	if c.redisURL == "" {
+		if err := seedSample(ctx, rdb, now()); err != nil {
+			return nil, nil, err
+		}
+	}
+	s = &server{usage: usage.NewReader(rdb, usage.WithClock(now)), quotas: sampleQuotas, table: c.table, now: now}
+	if c.postgresURL != "" {
+		pool, err := pgxpool.New(ctx, c.postgresURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, pool.Close)
+		if s.statuses, err = openStatuses(ctx, pool, c.table); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s, closeAll, nil
 }
 
 // openStatuses returns a reader of the statuses in table, and logs what is
