@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/chromedp/chromedp"
 	"github.com/redis/go-redis/v9"
 
@@ -222,6 +223,64 @@ func TestBrowserOutage(t *testing.T) {
 	}
 }
 
+// TestBrowserFleetQuotas loads the page the command serves with -redis on
+// what a service wrote through the library (fleetServer: its tracker counted
+// 30 Apollo calls, its guard of 30 Apollo calls a day refreshed), with
+// -quota setting SEC EDGAR's and Exa's, at a phone's and a desktop's width,
+// and checks what a person sees: Apollo 30 of 30, used up, at the top and in
+// its row, with the quota's origin and the guard's alerts, never the
+// sample's 10,000; ContactOut, which nothing limits, "No quota set"; SEC
+// EDGAR and Exa under -quota's limits, saying so.
+func TestBrowserFleetQuotas(t *testing.T) {
+	browser := startChromium(t)
+	s := fleetServer(t, miniredis.RunT(t).Addr(), "-quota", "edgar=1000/day", "-quota", "exa=500/day")
+	site := httptest.NewServer(s.routes())
+	t.Cleanup(site.Close)
+	for _, width := range widths {
+		tab := openTab(t, browser, width, site.URL)
+		banners, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.attention li')].map(li => li.innerText)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"Apollo has used its whole quota: 30 of 30 calls today (100 %)."}; !slices.Equal(banners, want) {
+			t.Errorf("at %d px the banners are %q, want %q", width, banners, want)
+		}
+		rows := map[string][]string{
+			"apollo": {"Quota used up", "30 of 30 calls today (100 %)", "Remaining\n0", "Quota enforced by the fleet's guard, written 3 min ago.",
+				"80 % alert fired Nov 26 11:57 UTC", "100 % alert fired Nov 26 11:57 UTC"},
+			"contactout": {"No quota set", "7 calls in the last 30 days", "No guard shares a quota for it; -quota contactout=LIMIT/month (or /day) sets one here."},
+			"edgar":      {"On track", "40 of 1,000 calls today (4 %)", "Quota set by -quota, in place of the fleet's guard's 100 calls a day (written 3 min ago)."},
+			"exa":        {"On track", "0 of 500 calls today (0 %)", "Quota set by -quota; no guard shares one for it."},
+			"claude":     {"No quota set"},
+		}
+		for _, p := range tokenCounters {
+			rows[string(p)] = []string{"No quota set"}
+		}
+		for p, wants := range rows {
+			row := textOf(t, tab, "#row-"+p)
+			for _, want := range wants {
+				if !strings.Contains(row, want) {
+					t.Errorf("at %d px %s's row lacks %q:\n%s", width, p, want, row)
+				}
+			}
+			if strings.Contains(row, "10,000") || p != "apollo" && strings.Contains(row, "alert fired") {
+				t.Errorf("at %d px %s's row shows the sample's quota or an alert no guard fired:\n%s", width, p, row)
+			}
+		}
+		if title := attr(t, tab, "#row-apollo .alerts li", "title"); title != "30 of 30 used by the guard's estimate then; its period ends 2026-11-27 00:00:00 UTC" {
+			t.Errorf("the first alert's title = %q", title)
+		}
+		if title := attr(t, tab, "#row-apollo .origin", "title"); title != "shared in Redis by a usage.Guard at 2026-11-26 11:57:00 UTC" {
+			t.Errorf("the origin's title = %q", title)
+		}
+		fits, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+		if err != nil || !fits {
+			t.Errorf("at %d px the page is wider than the window (%v)", width, err)
+		}
+		saveScreenshot(t, tab, fmt.Sprintf("dashboard-fleet-%d.png", width))
+	}
+}
+
 // periodStarts are, at the tests' now, where each counter's figures in its
 // row begin: its quota's period, or the chart's 30 days without a quota.
 var periodStarts = map[usage.Provider]time.Time{
@@ -234,8 +293,9 @@ var periodStarts = map[usage.Provider]time.Time{
 func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
 // checkQuotaCard checks that each counter's row shows the sum of its keys in
-// rdb since its period began, against its limit, and that ContactOut's row
-// and the top of the page say in words that it is over its quota.
+// rdb since its period began, against the limit the sample's guard shared,
+// saying so, and that ContactOut's row and the top of the page say in words
+// that it is over its quota, its row with the alerts the guard fired.
 func checkQuotaCard(t *testing.T, tab context.Context, rdb *redis.Client) {
 	t.Helper()
 	for p, from := range periodStarts {
@@ -250,6 +310,9 @@ func checkQuotaCard(t *testing.T, tab context.Context, rdb *redis.Client) {
 		row := textOf(t, tab, "#row-"+string(p))
 		want := count(used)
 		if q, ok := sampleQuotas[p]; ok {
+			if !strings.Contains(row, "Quota enforced by the fleet's guard, written just now.") {
+				t.Errorf("%s's row does not say its quota is the guard's:\n%s", p, row)
+			}
 			want += " of " + count(q.Limit)
 			if got := attr(t, tab, "#row-"+string(p)+" dd", "title"); got != commas(used) {
 				t.Errorf("%s: exact use on hover = %q, want %s", p, got, commas(used))
@@ -259,8 +322,9 @@ func checkQuotaCard(t *testing.T, tab context.Context, rdb *redis.Client) {
 			t.Errorf("%s's row lacks %q, its use in Redis:\n%s", p, want, row)
 		}
 	}
-	if row := textOf(t, tab, "#row-contactout"); !strings.Contains(row, "2,279 of 2,000 calls this month") || !strings.Contains(row, "Over quota by 279") {
-		t.Errorf("ContactOut's row does not say it is over quota:\n%s", row)
+	if row := textOf(t, tab, "#row-contactout"); !strings.Contains(row, "2,279 of 2,000 calls this month") || !strings.Contains(row, "Over quota by 279") ||
+		!strings.Contains(row, "80 % alert fired Nov 26 12:00 UTC") || !strings.Contains(row, "100 % alert fired Nov 26 12:00 UTC") {
+		t.Errorf("ContactOut's row does not say it is over quota, with the alerts its guard fired:\n%s", row)
 	}
 	if top := textOf(t, tab, ".attention"); !strings.Contains(top, "ContactOut over quota by 279") {
 		t.Errorf("the top of the page does not say ContactOut is over quota:\n%s", top)

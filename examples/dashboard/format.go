@@ -50,6 +50,21 @@ func axisLabel(n int64) string {
 	}
 }
 
+// ordinal writes a day of the month: "1st", "2nd", "15th", "23rd".
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
+}
+
 // day writes a UTC date as "Nov 26".
 func day(t time.Time) string { return t.UTC().Format("Jan 2") }
 

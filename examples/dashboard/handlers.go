@@ -23,8 +23,10 @@ type server struct {
 	usage    *usage.Reader
 	statuses *sourcestatus.Reader // nil without PostgreSQL
 	table    string               // the statuses' table, for messages
-	quotas   map[usage.Provider]usage.Quota
-	now      func() time.Time
+	// flagQuotas are the quotas -quota set; each replaces what the fleet's
+	// guards share for its provider (see quotas.go).
+	flagQuotas quotaFlag
+	now        func() time.Time
 }
 
 // tokenCounters are the counters of Claude's tokens, shown beside the calls.
@@ -46,15 +48,20 @@ type quotaCard struct {
 	Days      int             `json:"days"`
 	Providers []providerUsage `json:"providers"` // calls, in enrich.Providers order
 	Tokens    []providerUsage `json:"tokens"`    // Claude's token counters
+	// Problems names the entries the fleet's guards share that could not
+	// be read: a quota or an alert, left out.
+	Problems []string `json:"problems,omitempty"`
 }
 
 type providerUsage struct {
-	Provider string     `json:"provider"`
-	Unit     string     `json:"unit"` // "calls" or "tokens"
-	Today    int64      `json:"today"`
-	Daily    []dayCount `json:"daily"` // oldest first, today last
-	Burn     *burn      `json:"burn,omitempty"`
-	Reported *reported  `json:"reported,omitempty"`
+	Provider string       `json:"provider"`
+	Unit     string       `json:"unit"` // "calls" or "tokens"
+	Today    int64        `json:"today"`
+	Daily    []dayCount   `json:"daily"` // oldest first, today last
+	Quota    *quotaInfo   `json:"quota,omitempty"`
+	Burn     *burn        `json:"burn,omitempty"`   // of Quota
+	Alerts   []firedAlert `json:"alerts,omitempty"` // fired by guards, oldest first
+	Reported *reported    `json:"reported,omitempty"`
 }
 
 type dayCount struct {
@@ -119,8 +126,13 @@ func (s *server) quota(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) quotaCard(ctx context.Context, days int) (quotaCard, error) {
 	card := quotaCard{Days: days, Providers: []providerUsage{}, Tokens: []providerUsage{}}
+	f, err := s.readFleet(ctx)
+	if err != nil {
+		return card, err
+	}
+	card.Problems = f.problems
 	for _, p := range enrich.Providers {
-		u, err := s.counter(ctx, p, "calls", days)
+		u, err := s.counter(ctx, p, "calls", days, f)
 		if err != nil {
 			return card, err
 		}
@@ -134,7 +146,7 @@ func (s *server) quotaCard(ctx context.Context, days int) (quotaCard, error) {
 		card.Providers = append(card.Providers, u)
 	}
 	for _, p := range tokenCounters {
-		u, err := s.counter(ctx, p, "tokens", days)
+		u, err := s.counter(ctx, p, "tokens", days, f)
 		if err != nil {
 			return card, err
 		}
@@ -143,8 +155,9 @@ func (s *server) quotaCard(ctx context.Context, days int) (quotaCard, error) {
 	return card, nil
 }
 
-// counter reads one counter's last days and, when it has a quota, its burn.
-func (s *server) counter(ctx context.Context, p usage.Provider, unit string, days int) (providerUsage, error) {
+// counter reads one counter's last days and, when it has a quota, its burn;
+// f gives its quota and alerts.
+func (s *server) counter(ctx context.Context, p usage.Provider, unit string, days int, f fleet) (providerUsage, error) {
 	now := s.now()
 	counts, err := s.usage.Daily(ctx, p, now.AddDate(0, 0, 1-days), now)
 	if err != nil {
@@ -154,10 +167,14 @@ func (s *server) counter(ctx context.Context, p usage.Provider, unit string, day
 	for _, d := range counts {
 		u.Daily = append(u.Daily, dayCount{Day: d.Day.Format(time.DateOnly), Count: d.Count})
 	}
-	q, ok := s.quotas[p]
-	if !ok {
+	for _, a := range f.alerts[p] {
+		u.Alerts = append(u.Alerts, newFiredAlert(a))
+	}
+	u.Quota = s.quotaOf(p, f)
+	if u.Quota == nil {
 		return u, nil
 	}
+	q := u.Quota.quota
 	b, err := s.usage.Burn(ctx, p, q)
 	if err != nil {
 		return u, err

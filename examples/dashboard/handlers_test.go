@@ -24,7 +24,8 @@ import (
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // newServer returns the dashboard over a miniredis holding exa 10, 20, 30
-// calls on the three days up to now, and apollo 5 today.
+// calls on the three days up to now, and apollo 5 today, with exa's quota
+// of 40 a day set as -quota sets it.
 func newServer(t *testing.T) *server {
 	mr := miniredis.RunT(t)
 	for i, n := range []string{"30", "20", "10"} {
@@ -39,10 +40,10 @@ func newServer(t *testing.T) *server {
 	t.Cleanup(func() { rdb.Close() })
 	clock := func() time.Time { return now }
 	return &server{
-		usage:  usage.NewReader(rdb, usage.WithClock(clock)),
-		quotas: map[usage.Provider]usage.Quota{usage.Exa: {Limit: 40, Period: usage.PerDay}},
-		table:  sourcestatus.DefaultTable,
-		now:    clock,
+		usage:      usage.NewReader(rdb, usage.WithClock(clock)),
+		flagQuotas: quotaFlag{usage.Exa: {Limit: 40, Period: usage.PerDay}},
+		table:      sourcestatus.DefaultTable,
+		now:        clock,
 	}
 }
 
@@ -75,6 +76,9 @@ func TestQuota(t *testing.T) {
 	if b := exa.Burn; b == nil || b.Used != 30 || b.Remaining != 10 || b.Over != 0 || b.Period != "day" || b.State != "runs_out" ||
 		b.ExhaustsAt == nil || !b.ExhaustsAt.Equal(time.Date(2026, 11, 26, 22, 0, 0, 0, time.UTC)) {
 		t.Errorf("exa burn = %+v", exa.Burn)
+	}
+	if q := exa.Quota; q == nil || q.Source != fromFlag || q.Limit != 40 || q.Period != "day" || q.At != nil || q.Overrides != nil {
+		t.Errorf("exa quota = %+v, want -quota's 40 a day", q)
 	}
 	if apollo := card.Providers[0]; apollo.Today != 5 || apollo.Unit != "calls" || apollo.Burn != nil || apollo.Reported != nil {
 		t.Errorf("apollo = %+v", apollo)
@@ -111,6 +115,13 @@ func TestQuotaReported(t *testing.T) {
 	}
 	if co := card.Providers[1].Burn; co == nil || co.Used != 2279 || co.Over != 279 || co.State != "over" {
 		t.Errorf("contactout burn = %+v", co)
+	}
+	// The sample's quotas come as a real service's do: from its guard.
+	if q := card.Providers[1].Quota; q == nil || q.Source != fromGuard || q.At == nil || !q.At.Equal(now) || q.Limit != 2000 || q.AnchorDay != 15 {
+		t.Errorf("contactout quota = %+v, want the sample guard's 2,000 a month from the 15th, written at now", q)
+	}
+	if a := card.Providers[1].Alerts; len(a) != 2 || a[0].Threshold != 0.8 || a[1].Threshold != 1 || a[1].Used != 2279 {
+		t.Errorf("contactout alerts = %+v, want the sample guard's 80 %% and 100 %%", a)
 	}
 }
 
@@ -315,7 +326,7 @@ func sampleServer(t *testing.T) (*server, *redis.Client) {
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return now }
-	return &server{usage: usage.NewReader(rdb, usage.WithClock(clock)), quotas: sampleQuotas, table: sourcestatus.DefaultTable, now: clock}, rdb
+	return &server{usage: usage.NewReader(rdb, usage.WithClock(clock)), table: sourcestatus.DefaultTable, now: clock}, rdb
 }
 
 // outageAt is when outageServer's prospect i was enriched: one every 20
@@ -330,7 +341,8 @@ func outageAt(i int) time.Time { return now.Add(-time.Duration(200-i) * 20 * tim
 // skipped for private companies, written as sec (as earlier versions named
 // it) for the first 50, failed with HTTP 500 for prospects 3 and 4 (as sec)
 // and 60 (as edgar). In a miniredis, through a usage.Tracker: ContactOut's
-// 2,100 calls today, past its 2,000 a month, and Exa's 31.
+// 2,100 calls today, past its 2,000 a month, and Exa's 31; and the quotas
+// (sampleQuotas) through the pipeline's usage.Guard, which shares them.
 func outageServer(t *testing.T) (*server, []enrich.Prospect) {
 	t.Helper()
 	pool := testsupport.Postgres(t)
@@ -383,6 +395,10 @@ func outageServer(t *testing.T) (*server, []enrich.Prospect) {
 	for range 31 {
 		tracker.Track(usage.Exa)
 	}
+	if err := tracker.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runGuard(t, tracker, sampleQuotas)
 	if err := tracker.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +407,7 @@ func outageServer(t *testing.T) (*server, []enrich.Prospect) {
 		t.Fatal(err)
 	}
 	return &server{
-		usage: usage.NewReader(rdb, usage.WithClock(clock)), quotas: sampleQuotas,
+		usage:    usage.NewReader(rdb, usage.WithClock(clock)),
 		statuses: r, table: sourcestatus.DefaultTable, now: clock,
 	}, prospects
 }
@@ -498,5 +514,225 @@ func TestPipelineNamesSourcesAsProviders(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("/api/pipeline sources =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// runGuard runs a usage.Guard of quotas, with alerts, on tracker for one
+// refresh, as a service's guard does at start-up: it shares its quotas in
+// Redis and records the alerts it fires.
+func runGuard(t *testing.T, tracker *usage.Tracker, quotas map[usage.Provider]usage.Quota) {
+	t.Helper()
+	ctx := context.Background()
+	guard, err := usage.NewGuard(tracker, quotas, usage.WithAlert(func(usage.Alert) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := guard.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := guard.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// guardAt is when fleetServer's service counted its calls and its guard
+// refreshed: 3 minutes before now.
+var guardAt = now.Add(-3 * time.Minute)
+
+// fleetServer writes to the Redis at addr, through the library as a service
+// does at guardAt, today's calls: Apollo 30, SEC EDGAR 40, ContactOut 7;
+// and then refreshes the service's usage.Guard, whose quotas are Apollo's 30
+// a day (so used up) and SEC EDGAR's 100 a day: it shares them and records
+// Apollo's 80 % and 100 % alerts. It returns the dashboard that the command
+// builds with -redis on that Redis and the flags given.
+func fleetServer(t *testing.T, addr string, flags ...string) *server {
+	t.Helper()
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return guardAt }))
+	for p, n := range map[usage.Provider]int{usage.Apollo: 30, usage.EDGAR: 40, usage.ContactOut: 7} {
+		for range n {
+			tracker.Track(p)
+		}
+	}
+	if err := tracker.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runGuard(t, tracker, map[usage.Provider]usage.Quota{
+		usage.Apollo: {Limit: 30, Period: usage.PerDay},
+		usage.EDGAR:  {Limit: 100, Period: usage.PerDay},
+	})
+	if err := tracker.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return dashboardOn(t, addr, flags...)
+}
+
+// dashboardOn returns the dashboard that the command builds with -redis on
+// the Redis at addr, no PostgreSQL, and the flags given.
+func dashboardOn(t *testing.T, addr string, flags ...string) *server {
+	t.Helper()
+	c, err := parseFlags(append([]string{"-redis", "redis://" + addr, "-postgres="}, flags...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, closeAll, err := open(context.Background(), c, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeAll)
+	return s
+}
+
+// sharedJSON is what /api/quota says of each provider's quota, as sent.
+type sharedJSON struct {
+	Providers []struct {
+		Provider string          `json:"provider"`
+		Today    int64           `json:"today"`
+		Quota    json.RawMessage `json:"quota"`
+		Burn     *burn           `json:"burn"`
+		Alerts   json.RawMessage `json:"alerts"`
+	} `json:"providers"`
+	Tokens []struct {
+		Provider string          `json:"provider"`
+		Quota    json.RawMessage `json:"quota"`
+	} `json:"tokens"`
+	Problems []string `json:"problems"`
+}
+
+// TestQuotaFromTheFleet reads /api/quota on a Redis a service wrote through
+// the library (fleetServer), as the command serves it with -redis and two
+// -quota flags: Apollo's quota is the guard's 30 a day, used up, never the
+// sample's 10,000, with the guard's alerts; ContactOut, which no guard
+// limits, has none; SEC EDGAR's guard quota is replaced by -quota's, which
+// says what it replaces; Exa's is -quota's alone; the token counters have
+// none. On a miniredis, and on a redis-server of the test's own when
+// ENRICHMETER_TEST_REDIS is set.
+func TestQuotaFromTheFleet(t *testing.T) {
+	servers := map[string]func(t *testing.T) string{
+		"miniredis":    func(t *testing.T) string { return miniredis.RunT(t).Addr() },
+		"redis-server": func(t *testing.T) string { return testsupport.StartRedisServer(t).Addr },
+	}
+	for name, start := range servers {
+		t.Run(name, func(t *testing.T) {
+			s := fleetServer(t, start(t), "-quota", "edgar=1000/day", "-quota", "exa=500/day")
+			var card sharedJSON
+			getJSON(t, s.routes(), "/api/quota", &card)
+			const at = `"at":"2026-11-26T11:57:00Z"`
+			want := map[string]struct {
+				today         int64
+				quota, alerts string // as sent; empty when left out
+				used, limit   int64
+				state         string // empty without a burn
+			}{
+				"apollo": {30, `{"limit":30,"period":"day","source":"guard",` + at + `}`,
+					`[{"threshold":0.8,"used":30,"limit":30,"period":"day",` + at + `,"resets":"2026-11-27T00:00:00Z"},` +
+						`{"threshold":1,"used":30,"limit":30,"period":"day",` + at + `,"resets":"2026-11-27T00:00:00Z"}]`,
+					30, 30, stateUsedUp},
+				"contactout": {7, "", "", 0, 0, ""},
+				"exa":        {0, `{"limit":500,"period":"day","source":"flag"}`, "", 0, 500, stateOK},
+				"edgar": {40, `{"limit":1000,"period":"day","source":"flag","overrides":{"limit":100,"period":"day","source":"guard",` + at + `}}`,
+					"", 40, 1000, stateOK},
+				"claude": {0, "", "", 0, 0, ""},
+			}
+			if len(card.Providers) != len(want) || len(card.Problems) != 0 {
+				t.Fatalf("/api/quota has %d providers and problems %q, want %d and none", len(card.Providers), card.Problems, len(want))
+			}
+			for _, u := range card.Providers {
+				w := want[u.Provider]
+				if u.Today != w.today || string(u.Quota) != w.quota || string(u.Alerts) != w.alerts {
+					t.Errorf("%s: today %d, quota %s, alerts %s;\nwant today %d, quota %s, alerts %s", u.Provider, u.Today, u.Quota, u.Alerts, w.today, w.quota, w.alerts)
+				}
+				switch b := u.Burn; {
+				case w.state == "" && b != nil:
+					t.Errorf("%s: burn %+v, want none without a quota", u.Provider, b)
+				case w.state != "" && (b == nil || b.Used != w.used || b.Limit != w.limit || b.State != w.state):
+					t.Errorf("%s: burn %+v, want %d of %d, %s", u.Provider, b, w.used, w.limit, w.state)
+				}
+			}
+			for _, u := range card.Tokens {
+				if u.Quota != nil {
+					t.Errorf("%s: quota %s, want none: no guard or flag sets one", u.Provider, u.Quota)
+				}
+			}
+		})
+	}
+}
+
+// TestQuotaOnRealDataWithoutAGuard serves a Redis that holds counts and
+// nothing a guard shared, as a service without a guard leaves it: no
+// provider has a quota, where the sample's were shown before.
+func TestQuotaOnRealDataWithoutAGuard(t *testing.T) {
+	mr := miniredis.RunT(t)
+	if err := mr.Set(usage.Key(usage.Apollo, now), "30"); err != nil {
+		t.Fatal(err)
+	}
+	h := dashboardOn(t, mr.Addr()).routes()
+	var card sharedJSON
+	getJSON(t, h, "/api/quota", &card)
+	for _, u := range card.Providers {
+		if u.Quota != nil || u.Burn != nil {
+			t.Errorf("%s: quota %s, burn %+v; want none", u.Provider, u.Quota, u.Burn)
+		}
+	}
+	body := get(t, h, "/").Body.String()
+	for _, want := range []string{
+		`<article class="row s-none" id="row-apollo">`,
+		`No guard shares a quota for it; <code>-quota apollo=LIMIT/month</code> (or /day) sets one here.`,
+		`All quotas on track.`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "10,000") {
+		t.Errorf("the page shows the sample's 10,000 on real data")
+	}
+}
+
+// TestQuotaIsReadAtEachLoad changes the fleet's quota between two loads:
+// the second shows the new one, without a restart.
+func TestQuotaIsReadAtEachLoad(t *testing.T) {
+	mr := miniredis.RunT(t)
+	h := fleetServer(t, mr.Addr()).routes()
+	quotaOf := func() string {
+		var card sharedJSON
+		getJSON(t, h, "/api/quota", &card)
+		return string(card.Providers[0].Quota)
+	}
+	if got, want := quotaOf(), `{"limit":30,"period":"day","source":"guard","at":"2026-11-26T11:57:00Z"}`; got != want {
+		t.Fatalf("apollo's quota = %s, want %s", got, want)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return now.Add(-time.Minute) }))
+	runGuard(t, tracker, map[usage.Provider]usage.Quota{usage.Apollo: {Limit: 9000, Period: usage.PerMonth, AnchorDay: 15}})
+	if err := tracker.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := quotaOf(), `{"limit":9000,"period":"month","anchorDay":15,"source":"guard","at":"2026-11-26T11:59:00Z"}`; got != want {
+		t.Errorf("after a guard shared another, apollo's quota = %s, want %s", got, want)
+	}
+}
+
+// TestUnreadableSharedQuota breaks one provider's shared quota: the others
+// are shown, and the broken one is named in the JSON and at the top of the
+// page.
+func TestUnreadableSharedQuota(t *testing.T) {
+	mr := miniredis.RunT(t)
+	h := fleetServer(t, mr.Addr()).routes()
+	mr.HSet("{api_usage}:quotas", "exa", `{"limit":1000,"period":"week"}`)
+	var card sharedJSON
+	getJSON(t, h, "/api/quota", &card)
+	if len(card.Problems) != 1 || !strings.Contains(card.Problems[0], "exa") || !strings.Contains(card.Problems[0], "week") {
+		t.Errorf("problems = %q, want exa's period named", card.Problems)
+	}
+	if card.Providers[0].Quota == nil || card.Providers[2].Quota != nil {
+		t.Errorf("apollo's quota %s, exa's %s; want apollo's and none for exa", card.Providers[0].Quota, card.Providers[2].Quota)
+	}
+	body := get(t, h, "/").Body.String()
+	if want := `<li class="warn"><a href="#quota"><strong>Shared quotas or alerts unreadable, left out:</strong> usage: quotas: exa: period &#34;week&#34; is neither day nor month.</a></li>`; !strings.Contains(body, want) {
+		t.Errorf("the page lacks %s", want)
 	}
 }

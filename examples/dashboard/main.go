@@ -8,12 +8,13 @@
 // not be read. Then three cards:
 //
 //   - API Quota Burn: a row per provider and per Claude token counter with
-//     its use of the current period against the plan's limit, what remains,
-//     the average daily burn, the projected run-out date and, when known,
-//     what the provider itself reports as left. Rows over their quota or set
-//     to run out this period are marked in colour and in words. Each row has
-//     a 30-day chart; the providers' charts share one scale, the token
-//     counters' another.
+//     its use of the current period against its quota (see Quotas below),
+//     what remains, the average daily burn, the projected run-out date,
+//     where the quota came from, the alerts guards fired this period ("80 %
+//     alert fired Nov 26 03:15 UTC") and, when known, what the provider
+//     itself reports as left. Rows over their quota or set to run out this
+//     period are marked in colour and in words. Each row has a 30-day chart;
+//     the providers' charts share one scale, the token counters' another.
 //   - Enrichment Pipeline: per source, its prospects' last outcomes by status,
 //     over a window chosen on the page (1 h, 24 h by default, 7 days, 30 days
 //     or all time), sources over a threshold first, each with its quota's
@@ -32,15 +33,32 @@
 //
 // Run it with no servers at all:
 //
-//	go run ./examples/dashboard [-addr 127.0.0.1:8080] [-redis redis://host:6379/0] [-postgres URL] [-table prospects]
+//	go run ./examples/dashboard [-addr 127.0.0.1:8080] [-redis redis://host:6379/0]
+//	    [-quota apollo=10000/month@15 -quota exa=1000/day ...] [-postgres URL] [-table prospects]
+//
+// Quotas are never made up. A provider's quota is the one the fleet
+// enforces: a usage.Guard writes the quotas it enforces to Redis at its
+// first refresh and hourly after, and the page reads them at every load
+// (usage.Reader.Quotas), with the alerts guards fired in periods not yet
+// ended (usage.Reader.Alerts; a guard records them only with
+// usage.WithAlert). -quota, repeatable, sets a provider's quota here,
+// replacing the guard's if there is one: provider=limit/day, or
+// provider=limit/month@day for a month that starts on that day (1 by
+// default). Each row says where its quota came from ("enforced by the
+// fleet's guard, written 3 min ago", or "set by -quota"), and doubts a
+// guard's quota no guard has written for two hours. A provider with
+// neither shows "No quota set".
 //
 // Without -redis (or REDIS_URL) it serves an in-process Redis filled with a
 // month of sample counts: ContactOut over its quota, Claude's input tokens on
 // course to run out (on any day of the month), and Apollo's own quota
-// report. The two status cards need PostgreSQL (-postgres or DATABASE_URL);
-// without it they say how to turn them on. `go run ./examples/pipeline
-// -postgres URL` and `go run ./examples/quickstart -postgres URL` fill the
-// table prospects, which -table names in all three commands.
+// report. The sample plan's quotas reach the page as a service's do: at
+// start-up a usage.Guard that enforces them refreshes once, which shares
+// them and records the alerts it fires. The two status cards need
+// PostgreSQL (-postgres or DATABASE_URL); without it they say how to turn
+// them on. `go run ./examples/pipeline -postgres URL` and `go run
+// ./examples/quickstart -postgres URL` fill the table prospects, which
+// -table names in all three commands.
 //
 // The JSON behind the cards; a bad parameter gets 400 and {"error": "..."}:
 //
@@ -48,14 +66,22 @@
 //	  {"days": 7,
 //	   "providers": [{"provider": "contactout", "unit": "calls", "today": 190,
 //	     "daily": [{"day": "2026-11-20", "count": 201}, ...],     oldest first
-//	     "burn": {"period": "month", "limit": 2000, "used": 2279, "remaining": 0,
+//	     "quota": {"limit": 2000, "period": "month", "anchorDay": 15,   anchorDay: months only
+//	       "source": "guard", "at": "2026-11-26T11:57:00Z"},    a guard's, written then
+//	       or {"limit": 2500, "period": "month", "anchorDay": 15, "source": "flag",   -quota's,
+//	         "overrides": {"limit": 2000, ..., "source": "guard", "at": "..."}}   replacing a guard's, if any
+//	     "burn": {"period": "month", "limit": 2000, "used": 2279, "remaining": 0,   of the quota
 //	       "over": 279, "periodStart": "2026-11-15T00:00:00Z", "periodEnd": "2026-12-15T00:00:00Z",
 //	       "dailyAverage": 195.2, "exhaustsAt": "2026-11-26T12:00:00Z",   null: lasts the period
 //	       "state": "over"},                              over, used_up, runs_out or ok
+//	     "alerts": [{"threshold": 0.8, "used": 1604, "limit": 2000, "period": "month",
+//	       "at": "2026-11-21T09:12:00Z", "resets": "2026-12-15T00:00:00Z"}, ...],
+//	                            fired by guards in periods not yet ended, oldest first
 //	     "reported": {"at": "...", "status": 200,          the provider's own headers
 //	       "values": {"x-24-hour-requests-left": "412"}}}, ...],
-//	   "tokens": [{"provider": "claude_input_tokens", "unit": "tokens", ...}, ...]}
-//	                            burn and reported are left out when there are none
+//	   "tokens": [{"provider": "claude_input_tokens", "unit": "tokens", ...}, ...],
+//	   "problems": ["usage: quotas: exa: ..."]}   what guards shared that could not be read
+//	                            quota, burn, alerts, reported and problems are left out when there are none
 //	GET /api/pipeline?window=24h   window 1h, 24h, 7d, 30d or all (default 24h)
 //	  {"window": "24h", "since": "2026-11-25T12:00:00Z",   null for all
 //	   "sources": [{"source": "edgar", "total": 200,        in name order
@@ -83,6 +109,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -95,14 +122,16 @@ import (
 // config is what the command line sets.
 type config struct {
 	addr, redisURL, postgresURL, table string
+	quotas                             quotaFlag
 }
 
 // parseFlags reads the command line, args without the program's name.
 func parseFlags(args []string) (config, error) {
-	var c config
+	c := config{quotas: quotaFlag{}}
 	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.redisURL, "redis", os.Getenv("REDIS_URL"), "Redis URL (redis://host:6379/0); empty serves a sample month from an in-process Redis")
+	fs.Var(c.quotas, "quota", "a provider's quota, repeatable: "+quotaSyntax+"; replaces the one the fleet's guards share")
 	fs.StringVar(&c.postgresURL, "postgres", os.Getenv("DATABASE_URL"), "PostgreSQL URL for the status cards; empty turns them off")
 	fs.StringVar(&c.table, "table", sourcestatus.DefaultTable, "table of the prospects' statuses, as examples/pipeline and examples/quickstart name it")
 	err := fs.Parse(args)
@@ -119,28 +148,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	rdb, _, closeRedis, err := localredis.Open(c.redisURL)
+	s, closeAll, err := open(ctx, c, time.Now)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer closeRedis()
-	if c.redisURL == "" {
-		if err := seedSample(ctx, rdb, time.Now()); err != nil {
-			log.Fatal(err)
-		}
-	}
-
-	s := &server{usage: usage.NewReader(rdb), quotas: sampleQuotas, table: c.table, now: time.Now}
-	if c.postgresURL != "" {
-		pool, err := pgxpool.New(ctx, c.postgresURL)
-		if err != nil {
-			log.Fatal(err)
-		}
-		defer pool.Close()
-		if s.statuses, err = openStatuses(ctx, pool, c.table); err != nil {
-			log.Fatal(err)
-		}
-	}
+	defer closeAll()
 
 	srv := &http.Server{Addr: c.addr, Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -153,6 +165,44 @@ func main() {
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+}
+
+// open returns the dashboard that c describes, on the clock now, and a
+// function that closes what it opened: its Redis, seeded with the sample
+// month without -redis, and its PostgreSQL, if any.
+func open(ctx context.Context, c config, now func() time.Time) (s *server, closeAll func(), err error) {
+	rdb, _, closeRedis, err := localredis.Open(c.redisURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	closers := []func(){closeRedis}
+	closeAll = func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	if c.redisURL == "" {
+		if err := seedSample(ctx, rdb, now()); err != nil {
+			return nil, nil, err
+		}
+	}
+	s = &server{usage: usage.NewReader(rdb, usage.WithClock(now)), flagQuotas: c.quotas, table: c.table, now: now}
+	if c.postgresURL != "" {
+		pool, err := pgxpool.New(ctx, c.postgresURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		closers = append(closers, pool.Close)
+		if s.statuses, err = openStatuses(ctx, pool, c.table); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s, closeAll, nil
 }
 
 // openStatuses returns a reader of the statuses in table, and logs what is

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,11 +43,12 @@ type pageView struct {
 	// stack on a narrow screen: see cardOrder.
 	Order map[string]int
 
-	QuotaErr    string
-	Calls       []rowView
-	Tokens      []rowView
-	CallsScale  string // "0 to 1,000 calls a day"
-	TokensScale string
+	QuotaErr      string
+	QuotaProblems []string // shared entries that could not be read
+	Calls         []rowView
+	Tokens        []rowView
+	CallsScale    string // "0 to 1,000 calls a day"
+	TokensScale   string
 
 	Postgres    bool   // false: the statuses' cards say how to turn them on
 	Table       string // the statuses' table
@@ -93,8 +95,25 @@ type rowView struct {
 	Caption  string // "2,279 of 2,000 calls this month (114 %)"
 	Bar      template.CSS
 	Stats    []stat
+	Origin   origin      // where its quota came from
+	Alerts   []alertView // the alerts guards fired this period
 	Reported *reportedView
 	Chart    chart
+}
+
+// origin says where a row's quota came from, or that it has none, in
+// words around a piece of command line: Text, Code, After.
+type origin struct {
+	Text  string // "Quota enforced by the fleet's guard, written 3 min ago."
+	Code  string // "-quota"
+	After string
+	Title string // the exact time, on hover
+	Stale bool   // a guard's quota no guard has written in staleAfter
+}
+
+// alertView is one fired alert: "80 % alert fired Nov 26 03:15 UTC".
+type alertView struct {
+	Text, Title string
 }
 
 // stat is one labelled figure.
@@ -181,6 +200,7 @@ func (s *server) pageView(ctx context.Context, win window) pageView {
 	if card, err := s.quotaCard(ctx, chartDays); err != nil {
 		v.QuotaErr = err.Error()
 	} else {
+		v.QuotaProblems = card.Problems
 		v.Calls, v.CallsScale = rows(card.Providers, now)
 		v.Tokens, v.TokensScale = rows(card.Tokens, now)
 	}
@@ -219,11 +239,15 @@ func (s *server) pageView(ctx context.Context, win window) pageView {
 	return v
 }
 
-// unreadableBanners names the cards that could not be read.
+// unreadableBanners names the cards, and the shared quotas and alerts,
+// that could not be read.
 func unreadableBanners(v *pageView) []banner {
 	var out []banner
 	if v.QuotaErr != "" {
 		out = append(out, banner{Level: "bad", Column: "quota", Anchor: "quota", Head: "Usage unreadable:", Text: v.QuotaErr})
+	}
+	if len(v.QuotaProblems) > 0 {
+		out = append(out, banner{Level: "warn", Column: "quota", Anchor: "quota", Head: "Shared quotas or alerts unreadable, left out:", Text: strings.Join(v.QuotaProblems, "; ") + "."})
 	}
 	if v.PipelineErr != "" || v.FeedErr != "" {
 		out = append(out, banner{Level: "bad", Column: "statuses", Anchor: "pipeline", Head: "Source statuses unreadable:", Text: "the Enrichment Pipeline card says why."})
@@ -388,6 +412,10 @@ func row(u providerUsage, sc scale, now time.Time) rowView {
 	if u.Reported != nil {
 		v.Reported = reportedOf(name, *u.Reported, now)
 	}
+	v.Origin = originOf(u, unit, now)
+	for _, a := range u.Alerts {
+		v.Alerts = append(v.Alerts, alertOf(a, u.Quota, unit))
+	}
 	b := u.Burn
 	if b == nil {
 		var total int64
@@ -439,6 +467,55 @@ func row(u providerUsage, sc scale, now time.Time) rowView {
 		{"Resets", resets, exact(b.PeriodEnd)},
 	}
 	return v
+}
+
+// originOf says where u's quota came from, or that it has none.
+func originOf(u providerUsage, unit string, now time.Time) origin {
+	q := u.Quota
+	switch {
+	case q == nil:
+		return origin{Text: "No guard shares a quota for it; ", Code: "-quota " + u.Provider + "=LIMIT/month", After: " (or /day) sets one here."}
+	case q.Source == fromFlag && q.Overrides == nil:
+		return origin{Text: "Quota set by ", Code: "-quota", After: "; no guard shares one for it."}
+	case q.Source == fromFlag:
+		o := origin{Text: "Quota set by ", Code: "-quota", Title: "the guard's, written " + exact(*q.Overrides.At)}
+		if q.same(q.Overrides) {
+			o.After = fmt.Sprintf(", as the fleet's guard enforces it (written %s).", ago(*q.Overrides.At, now))
+		} else {
+			o.After = fmt.Sprintf(", in place of the fleet's guard's %s (written %s).", quotaWords(q.Overrides, unit), ago(*q.Overrides.At, now))
+		}
+		return o
+	}
+	o := origin{Text: fmt.Sprintf("Quota enforced by the fleet's guard, written %s.", ago(*q.At, now)), Title: "shared in Redis by a usage.Guard at " + exact(*q.At)}
+	if now.Sub(*q.At) >= staleAfter {
+		o.Stale = true
+		o.Text = fmt.Sprintf("Quota last written by the fleet's guard %s: a guard that enforces it writes it hourly, so perhaps none does now.", ago(*q.At, now))
+	}
+	return o
+}
+
+// alertOf says when a guard fired a, and of which quota when it is not the
+// row's.
+func alertOf(a firedAlert, q *quotaInfo, unit string) alertView {
+	pct := strconv.FormatFloat(a.Threshold*100, 'f', -1, 64) + " %"
+	of := ""
+	if q == nil || a.Limit != q.Limit || a.Period != q.Period {
+		of = " (of " + quotaWords(&quotaInfo{Limit: a.Limit, Period: a.Period}, unit) + ")"
+	}
+	return alertView{
+		Text:  fmt.Sprintf("%s alert%s fired %s", pct, of, a.At.UTC().Format("Jan 2 15:04 UTC")),
+		Title: fmt.Sprintf("%s of %s used by the guard's estimate then; its period ends %s", commas(a.Used), commas(a.Limit), exact(a.Resets)),
+	}
+}
+
+// quotaWords says a quota in words: "100 calls a day", "2,000 calls a month
+// from the 15th".
+func quotaWords(q *quotaInfo, unit string) string {
+	s := fmt.Sprintf("%s %s a %s", count(q.Limit), unit, q.Period)
+	if q.AnchorDay > 1 {
+		s += " from the " + ordinal(q.AnchorDay)
+	}
+	return s
 }
 
 // banner says what a row's state asks of a person, if anything.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enrichmeter/enrichmeter/usage"
 )
 
 func TestReportedOf(t *testing.T) {
@@ -135,6 +137,65 @@ func TestCardOrder(t *testing.T) {
 		slices.SortFunc(columns, func(a, b string) int { return order[a] - order[b] })
 		if got := strings.Join(columns, " "); got != c.want {
 			t.Errorf("cardOrder(%v) = %v, want %s", c.banners, order, c.want)
+		}
+	}
+}
+
+// TestOriginOf says where each kind of quota came from.
+func TestOriginOf(t *testing.T) {
+	written := now.Add(-3 * time.Minute)
+	old := now.Add(-5 * time.Hour)
+	guard := func(q usage.Quota, at time.Time) *quotaInfo {
+		info := newQuotaInfo(q, fromGuard)
+		info.At = &at
+		return info
+	}
+	flag := func(q usage.Quota, overrides *quotaInfo) *quotaInfo {
+		info := newQuotaInfo(q, fromFlag)
+		info.Overrides = overrides
+		return info
+	}
+	day30 := usage.Quota{Limit: 30, Period: usage.PerDay}
+	cases := []struct {
+		quota *quotaInfo
+		want  string // Text, Code in brackets, After
+		stale bool
+	}{
+		{nil, "No guard shares a quota for it; [-quota exa=LIMIT/month] (or /day) sets one here.", false},
+		{guard(day30, written), "Quota enforced by the fleet's guard, written 3 min ago.", false},
+		{guard(day30, old), "Quota last written by the fleet's guard 5 h ago: a guard that enforces it writes it hourly, so perhaps none does now.", true},
+		{flag(day30, nil), "Quota set by [-quota]; no guard shares one for it.", false},
+		{flag(day30, guard(day30, written)), "Quota set by [-quota], as the fleet's guard enforces it (written 3 min ago).", false},
+		{flag(day30, guard(usage.Quota{Limit: 10_000, Period: usage.PerMonth, AnchorDay: 15}, old)),
+			"Quota set by [-quota], in place of the fleet's guard's 10,000 calls a month from the 15th (written 5 h ago).", false},
+	}
+	for _, c := range cases {
+		o := originOf(providerUsage{Provider: "exa", Quota: c.quota}, "calls", now)
+		got := o.Text + o.After
+		if o.Code != "" {
+			got = o.Text + "[" + o.Code + "]" + o.After
+		}
+		if got != c.want || o.Stale != c.stale {
+			t.Errorf("originOf(%+v) = %q, stale %v; want %q, stale %v", c.quota, got, o.Stale, c.want, c.stale)
+		}
+	}
+}
+
+// TestAlertOf says when an alert fired, and of which quota when it is not
+// the row's.
+func TestAlertOf(t *testing.T) {
+	a := firedAlert{Threshold: 0.8, Used: 24, Limit: 30, Period: "day", At: now.Add(-8*time.Hour - 45*time.Minute), Resets: date(2026, 11, 27)}
+	cases := []struct {
+		quota *quotaInfo
+		want  string
+	}{
+		{newQuotaInfo(usage.Quota{Limit: 30, Period: usage.PerDay}, fromGuard), "80 % alert fired Nov 26 03:15 UTC"},
+		{newQuotaInfo(usage.Quota{Limit: 1000, Period: usage.PerDay}, fromFlag), "80 % alert (of 30 calls a day) fired Nov 26 03:15 UTC"},
+		{nil, "80 % alert (of 30 calls a day) fired Nov 26 03:15 UTC"},
+	}
+	for _, c := range cases {
+		if v := alertOf(a, c.quota, "calls"); v.Text != c.want || v.Title != "24 of 30 used by the guard's estimate then; its period ends 2026-11-27 00:00:00 UTC" {
+			t.Errorf("alertOf(%+v) = %+v, want %q", c.quota, v, c.want)
 		}
 	}
 }

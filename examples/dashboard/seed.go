@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -13,7 +14,9 @@ import (
 )
 
 // sampleQuotas are the allowances of a made-up plan, as a billing page
-// would state them; a real service reads its own.
+// would state them. They reach the page only as a real service's quotas
+// do: seedSample runs a guard that enforces them, which shares them in
+// Redis.
 var sampleQuotas = map[usage.Provider]usage.Quota{
 	usage.Apollo:             {Limit: 10_000, Period: usage.PerMonth, AnchorDay: 1},
 	usage.ContactOut:         {Limit: 2_000, Period: usage.PerMonth, AnchorDay: 15},
@@ -47,6 +50,10 @@ const sampleContactOut = 2279
 // the day has gone, ContactOut over its quota, Claude's input tokens on
 // course to run out of sampleQuotas' allowance whatever day of the month now
 // is, and Apollo's own report of what is left. The counts depend only on now.
+// Then a usage.Guard that enforces sampleQuotas refreshes once, as a
+// service's guard does at start-up: it shares the quotas in Redis, written
+// at now, and records the alerts it fires, such as ContactOut's 80 % and
+// 100 %.
 func seedSample(ctx context.Context, rdb *redis.Client, now time.Time) error {
 	rng := rand.New(rand.NewPCG(1, 2))
 	counts := map[string]int64{}
@@ -82,15 +89,31 @@ func seedSample(ctx context.Context, rdb *redis.Client, now time.Time) error {
 		return err
 	}
 
-	tracker := usage.NewTracker(rdb)
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return now }))
 	tracker.SetReported(usage.Apollo, usage.Reported{At: now.Add(-4 * time.Minute), Status: 200, Values: map[string]string{
 		"x-rate-limit-24-hour": "600", "x-24-hour-usage": "188", "x-24-hour-requests-left": "412",
 		"x-rate-limit-minute": "50", "x-minute-usage": "2", "x-minute-requests-left": "48",
 	}})
-	if err := tracker.Flush(ctx); err != nil {
+	err = tracker.Flush(ctx)
+	if err == nil {
+		err = shareQuotas(ctx, tracker)
+	}
+	if err := cmp.Or(err, tracker.Close(ctx)); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	return tracker.Close(ctx)
+	return nil
+}
+
+// shareQuotas runs a guard that enforces sampleQuotas on tracker for one
+// refresh, as a service's guard does at start-up: it shares the quotas in
+// Redis and records the alerts it fires. (A guard records them only when it
+// has somewhere to send them.)
+func shareQuotas(ctx context.Context, tracker *usage.Tracker) error {
+	guard, err := usage.NewGuard(tracker, sampleQuotas, usage.WithAlert(func(usage.Alert) {}))
+	if err != nil {
+		return err
+	}
+	return cmp.Or(guard.Refresh(ctx), guard.Close(ctx))
 }
 
 // overQuota scales ContactOut's days of its current period, in counts, so

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +17,9 @@ import (
 
 // TestSeedSample checks the sample month's story at the tests' now: the
 // same counts on every run, ContactOut at 2,279 of 2,000, Claude's input
-// tokens running out before the month ends, Apollo's own report, and every
-// counter busy on each of the 30 charted days.
+// tokens running out before the month ends, Apollo's own report, every
+// counter busy on each of the 30 charted days, and the sample's quotas and
+// alerts shared as a guard shares them.
 func TestSeedSample(t *testing.T) {
 	var dumps [2]map[string]string
 	for i := range dumps {
@@ -28,7 +31,7 @@ func TestSeedSample(t *testing.T) {
 		}
 		dumps[i] = map[string]string{}
 		for _, k := range mr.Keys() {
-			if v, err := mr.Get(k); err == nil {
+			if v, err := mr.Get(k); err == nil && strings.HasPrefix(k, usage.DefaultPrefix+":") {
 				dumps[i][k] = v
 			}
 		}
@@ -80,6 +83,24 @@ func checkSample(t *testing.T, rdb *redis.Client) {
 	}
 	if rep, err := r.Reported(ctx, usage.Apollo); err != nil || rep.Values["x-24-hour-requests-left"] != "412" {
 		t.Errorf("apollo reported %+v, %v", rep, err)
+	}
+	quotas, err := r.Quotas(ctx)
+	if err != nil || len(quotas) != len(sampleQuotas) {
+		t.Errorf("shared quotas = %v, %v; want sampleQuotas", quotas, err)
+	}
+	for p, q := range sampleQuotas {
+		if got := quotas[p]; got.Quota != q || !got.At.Equal(now) {
+			t.Errorf("%s's shared quota = %+v, want %+v written at %v", p, got, q, now)
+		}
+	}
+	alerts, err := r.Alerts(ctx)
+	var fired []string
+	for _, a := range alerts {
+		fired = append(fired, fmt.Sprintf("%s %v %v", a.Provider, a.Threshold, a.At.Format(time.RFC3339)))
+	}
+	want := []string{"claude_input_tokens 0.8 2026-11-26T12:00:00Z", "contactout 0.8 2026-11-26T12:00:00Z", "contactout 1 2026-11-26T12:00:00Z"}
+	if slices.Sort(fired); err != nil || !slices.Equal(fired, want) {
+		t.Errorf("alerts fired = %q, %v; want %q", fired, err, want)
 	}
 	for _, p := range slices.Concat(enrich.Providers, tokenCounters) {
 		days, err := r.Daily(ctx, p, now.AddDate(0, 0, -29), now)
