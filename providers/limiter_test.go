@@ -151,8 +151,11 @@ func TestFleetKeepsSECsRate(t *testing.T) {
 		if want := int(took.Seconds()*10) - 5; len(at) < want {
 			t.Errorf("the server saw %d calls in %v, want at least %d: the fleet should use its rate", len(at), took, want)
 		}
-		if leases == 0 || int64(len(at)) < 3*leases {
-			t.Errorf("%d calls took %d leases, want at least 3 calls a lease", len(at), leases)
+		// Leases start at one slot and double while they run out, so a
+		// short run takes more of them than a long one (BenchmarkFleet
+		// measures the steady state); still never one a call.
+		if leases == 0 || int64(len(at)) <= leases {
+			t.Errorf("%d calls took %d leases, want fewer leases than calls", len(at), leases)
 		}
 	})
 }
