@@ -95,6 +95,14 @@ type cell struct {
 	held    bool // the writer holds units of it that Redis has not confirmed
 }
 
+// kind returns 1 for a breakdown's cell, 0 for a counter's.
+func (x *cell) kind() int {
+	if x.k.s.field != "" {
+		return 1
+	}
+	return 0
+}
+
 // count returns the units counted in c, retired or not.
 func (c *cell) count() int64 { return c.n.Load() &^ retiredBit }
 
@@ -138,6 +146,7 @@ type counts struct {
 
 	mu         sync.Mutex // protects the fields below and every cell's fields but n
 	cells      map[cellKey]*cell
+	sizes      [2]int              // cells in the map: counters', breakdowns' (see fullLocked)
 	newEntries map[Provider]*entry // entries not yet in index; see entryLocked
 	stale      bool                // index may hold entries staleLocked would drop
 	closed     bool
@@ -204,12 +213,13 @@ func (c *counts) addSlow(e *entry, s series, d day, n int64) {
 	x := c.cells[k]
 	switch {
 	case x == nil:
-		if len(c.cells) >= c.maxKeys && !c.reclaimLocked() {
+		if c.fullLocked(s) && (!c.reclaimLocked() || c.fullLocked(s)) {
 			c.drop(classOf(s), dropTooManyKeys, n, func() error { return ErrTooManyKeys })
 			return
 		}
 		x = &cell{k: k, class: classOf(s)}
 		c.cells[k] = x
+		c.sizes[x.kind()]++
 	case x.retired:
 		// A call of a day already retired, from a caller that read the day
 		// just before midnight: it still belongs to that day's key.
@@ -299,23 +309,43 @@ func (c *counts) tidy(dayChanged bool) {
 
 // reclaimLocked retires the live cells with nothing counted since their
 // last drain and nothing held, so that [WithMaxKeys] bounds keys with
-// units not confirmed rather than keys ever seen, and reports whether the
-// core is now below the cap. It scans only if a release freed something
-// since its last scan. It requires mu held.
+// units not confirmed rather than keys ever seen, and reports whether it
+// scanned: only if a release freed something since its last scan. It
+// requires mu held.
 func (c *counts) reclaimLocked() bool {
 	if c.reclaimed == c.releases {
 		return false
 	}
 	c.reclaimed = c.releases
-	for k, x := range c.cells {
+	for _, x := range c.cells {
 		// Only a cell that nobody added to since the last drain retires.
 		if !x.retired && !x.held && x.n.CompareAndSwap(x.drained, x.drained|retiredBit) {
 			x.retired, x.final = true, x.drained
-			delete(c.cells, k)
-			c.stale = true
+			c.removeLocked(x)
 		}
 	}
-	return len(c.cells) < c.maxKeys
+	return true
+}
+
+// fullLocked reports whether a new cell of s would pass its cap: maxKeys
+// for plain counters, maxDetail for breakdowns, so that breakdowns never
+// take a counter's room. It requires mu held.
+func (c *counts) fullLocked(s series) bool {
+	if s.field != "" {
+		return c.sizes[1] >= c.maxKeys*detailKeysPerKey
+	}
+	return c.sizes[0] >= c.maxKeys
+}
+
+// detailKeysPerKey is how many breakdown cells a tracker may hold for each
+// counter cell WithMaxKeys allows.
+const detailKeysPerKey = 16
+
+// removeLocked removes x from the map. It requires mu held.
+func (c *counts) removeLocked(x *cell) {
+	delete(c.cells, x.k)
+	c.sizes[x.kind()]--
+	c.stale = true
 }
 
 // retireLocked retires x: later adds to it go elsewhere. It requires mu
@@ -366,8 +396,7 @@ func (c *counts) release(keys []cellKey) {
 // it is left to drain or held. It requires mu held.
 func (c *counts) dropFreeLocked(x *cell) {
 	if x.retired && !x.held && x.final == x.drained {
-		delete(c.cells, x.k)
-		c.stale = true
+		c.removeLocked(x)
 	}
 }
 

@@ -13,6 +13,13 @@ type Meter struct {
 	t *Tracker
 	s series
 	e *entry // pinned, so it is never pruned
+
+	// Breakdowns (breakdown.go): the model and subject this Meter counts
+	// for beside its counter, the series it adds to for them, and the
+	// Meters it derived.
+	model, subject     string
+	also               []tally
+	byModel, bySubject branch
 }
 
 // Meter returns the tracker's Meter for p. Calls through a Meter of an
@@ -39,8 +46,12 @@ func (m *Meter) Provider() Provider { return m.s.p }
 
 // Track counts one successful call, as [Tracker.Track] does.
 func (m *Meter) Track() {
-	if m != nil {
-		m.t.core.addTo(m.e, m.s, 1)
+	if m == nil {
+		return
+	}
+	m.t.core.addTo(m.e, m.s, 1)
+	for _, x := range m.also {
+		m.t.core.addTo(x.e, x.s, 1)
 	}
 }
 
@@ -54,4 +65,7 @@ func (m *Meter) Add(n int64) {
 		return
 	}
 	m.t.core.addTo(m.e, m.s, n)
+	for _, x := range m.also {
+		m.t.core.addTo(x.e, x.s, n)
+	}
 }

@@ -35,6 +35,8 @@ type config struct {
 	customClock   bool // clock came from WithClock
 	onError       func(error)
 	maxKeys       int
+	modelLimit    int
+	subjectLimit  int
 
 	meterProvider metric.MeterProvider
 }
@@ -46,6 +48,8 @@ func newConfig(opts []Option) config {
 		flushInterval: DefaultFlushInterval,
 		clock:         time.Now,
 		maxKeys:       DefaultMaxKeys,
+		modelLimit:    DefaultModelLimit,
+		subjectLimit:  DefaultSubjectLimit,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -142,6 +146,30 @@ func WithMaxKeys(n int) Option {
 	return optionFunc(func(c *config) {
 		if n > 0 {
 			c.maxKeys = n
+		}
+	})
+}
+
+// WithModelLimit caps how many distinct models a tracker breaks its counts
+// down by each UTC day ([Meter.Model]); counts of other models that day go
+// to [OtherName]. The default is [DefaultModelLimit], 32; a non-positive n
+// keeps it.
+func WithModelLimit(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.modelLimit = n
+		}
+	})
+}
+
+// WithSubjectLimit caps how many distinct subjects a tracker breaks its
+// counts down by each UTC day ([Meter.For]); counts of other subjects that
+// day go to [OtherName]. The default is [DefaultSubjectLimit], 1,000; a
+// non-positive n keeps it.
+func WithSubjectLimit(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.subjectLimit = n
 		}
 	})
 }

@@ -22,13 +22,15 @@ import (
 // [NewTracker], and [Tracker.Close] it to deliver what is pending and stop its
 // goroutines.
 type Tracker struct {
-	cfg     config
-	core    *counts  // the cells Track counts into
-	w       *writer  // writes what core counted to Redis
-	reports *reports // the quotas providers reported, written in w's rounds
-	errs    *reporter
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when the flusher and reporter have returned
+	cfg      config
+	core     *counts  // the cells Track counts into
+	w        *writer  // writes what core counted to Redis
+	reports  *reports // the quotas providers reported, written in w's rounds
+	errs     *reporter
+	models   *names // the models the day admitted to breakdowns
+	subjects *names // and the subjects
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the flusher and reporter have returned
 }
 
 // NewTracker returns a Tracker that writes to rdb and starts its background
@@ -39,12 +41,14 @@ func NewTracker(rdb Redis, opts ...Option) *Tracker {
 	cfg := newConfig(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Tracker{
-		cfg:     cfg,
-		core:    newCounts(&cfg, checkClient(rdb)),
-		reports: newReports(cfg.prefix),
-		errs:    newReporter(cfg.onError),
-		cancel:  cancel,
-		done:    make(chan struct{}),
+		cfg:      cfg,
+		core:     newCounts(&cfg, checkClient(rdb)),
+		reports:  newReports(cfg.prefix),
+		errs:     newReporter(cfg.onError),
+		models:   &names{limit: cfg.modelLimit},
+		subjects: &names{limit: cfg.subjectLimit, at: true},
+		cancel:   cancel,
+		done:     make(chan struct{}),
 	}
 	t.w = newWriter(rdb, t.core, &cfg)
 	t.w.parts = []roundPart{t.reports}
