@@ -134,7 +134,7 @@ type Limiter struct {
 	clock   atomic.Pointer[clockRef] // maps Redis times to local ones; nil before the first reply
 	pauseMu sync.Mutex               // protects pausing
 	pausing map[Provider]time.Duration
-	wake    chan struct{} // capacity 1: a pause waits to be written
+	wake    chan struct{}       // capacity 1: a pause waits to be written
 	reg     metric.Registration // of the metrics; nil without them
 }
 
@@ -162,7 +162,7 @@ type pacer struct {
 	late time.Duration // V: how late a slot may be used
 	max  int           // the most slots a lease asks for
 
-	mu       sync.Mutex // protects the fields below
+	mu       sync.Mutex    // protects the fields below
 	l        lease         // the slots being handed out
 	more     lease         // the next lease, taken ahead; k is 0 when there is none
 	next     int           // slots of l handed out or skipped
