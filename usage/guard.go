@@ -205,10 +205,7 @@ func (g *Guard) Refresh(ctx context.Context) error {
 	defer g.refreshMu.Unlock()
 	err := g.refresh(ctx)
 	g.alert(ctx) // on what is known, the last view where a refresh failed
-	if err == nil {
-		err = g.publish(ctx)
-	}
-	return err
+	return errors.Join(err, g.publish(ctx))
 }
 
 // publishEvery is how often a Guard writes its quotas to Redis again.
@@ -319,11 +316,9 @@ func (g *Guard) refresh(ctx context.Context) error {
 }
 
 // alert fires, once per threshold and period across the fleet, the alerts
-// that the current estimates call for.
+// that the current estimates call for: it records each in Redis, for
+// [Reader.Alerts], and passes it to the function of WithAlert, if any.
 func (g *Guard) alert(ctx context.Context) {
-	if g.cfg.onAlert == nil {
-		return
-	}
 	type claim struct {
 		b      *budget
 		th     float64
@@ -373,7 +368,9 @@ func (g *Guard) alert(ctx context.Context) {
 		a := Alert{Provider: c.b.p, Quota: c.b.q, Threshold: c.th, Used: c.b.used(today), Resets: c.st.resets}
 		a.Burn, a.BurnErr = g.reader.Burn(ctx, c.b.p, c.b.q)
 		g.record(ctx, c.key, a)
-		g.cfg.onAlert(a)
+		if g.cfg.onAlert != nil {
+			g.cfg.onAlert(a)
+		}
 	}
 }
 

@@ -325,8 +325,9 @@ func TestGuardSharesItsQuotas(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err = r.Quotas(ctx)
-		if err == nil || !strings.Contains(err.Error(), "contactout") {
-			t.Errorf("Quotas with a malformed entry: error %v, want one naming contactout", err)
+		var entry *usage.EntryError
+		if !errors.As(err, &entry) || entry.Field != "contactout" {
+			t.Errorf("Quotas with a malformed entry: error %v, want an *EntryError naming contactout", err)
 		}
 		if got[usage.Exa].Limit != 2_000 || got[usage.Apollo].Quota != quotas[usage.Apollo] || len(got) != 3 {
 			t.Errorf("Quotas after a second guard = %+v, want exa at 2,000 beside the first guard's others", got)
@@ -381,6 +382,15 @@ func TestGuardReadsOtherProvidersPastABadKey(t *testing.T) {
 		}
 		if err := g.Allow(usage.Apollo); err != nil {
 			t.Errorf("Allow(apollo), unread = %v, want nil from the last view", err)
+		}
+		// The bad key keeps neither the quotas nor the alert from the
+		// readers, though the guard has no WithAlert.
+		r := usage.NewReader(b.rdb, usage.WithPrefix(b.prefix), usage.WithClock(clock.Now))
+		if quotas, err := r.Quotas(ctx); err != nil || len(quotas) != 2 {
+			t.Errorf("Quotas after a refresh past a bad key = %v, %v; want exa's and apollo's", quotas, err)
+		}
+		if fired, err := r.Alerts(ctx); err != nil || len(fired) != 2 || fired[0].Provider != usage.Exa || fired[1].Threshold != 1 {
+			t.Errorf("Alerts = %+v, %v; want exa's 80 %% and 100 %%", fired, err)
 		}
 	})
 }

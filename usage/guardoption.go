@@ -55,7 +55,9 @@ func WithRefreshInterval(d time.Duration) GuardOption {
 // thresholds, shares of its quota in (0, 1] such as 0.8 for 80 %: once per
 // threshold per period across every process sharing the Redis. With no
 // thresholds it uses [DefaultThresholds]; a threshold outside (0, 1] makes
-// [NewGuard] return an error. The default is no alerts; a nil fire keeps it.
+// [NewGuard] return an error. Without WithAlert a guard still records the
+// alerts of DefaultThresholds in Redis, for [Reader.Alerts], and calls
+// nothing; a nil fire keeps that.
 func WithAlert(fire func(Alert), thresholds ...float64) GuardOption {
 	return guardOptionFunc(func(c *guardConfig) {
 		if fire == nil {

@@ -821,9 +821,11 @@ func (l *Limiter) listen(ctx context.Context, sub subscriber) {
 }
 
 // Pauses returns the pauses of providers that a [Limiter] recorded and
-// that have not ended by the reader's now: when each ends.
+// that have not ended by the reader's now: when each ends. A malformed
+// entry is left out and named in an [*EntryError].
 func (r *Reader) Pauses(ctx context.Context) (map[Provider]time.Time, error) {
-	fields, err := r.hash(ctx, "pauses", pausesKey(r.cfg.prefix))
+	key := pausesKey(r.cfg.prefix)
+	fields, err := r.hash(ctx, "pauses", key)
 	if err != nil {
 		return nil, err
 	}
@@ -833,7 +835,7 @@ func (r *Reader) Pauses(ctx context.Context) (map[Provider]time.Time, error) {
 	for name, v := range fields {
 		us, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("usage: pauses: %s: %w", name, err))
+			errs = append(errs, &EntryError{key, name, err})
 			continue
 		}
 		if end := time.UnixMicro(us); end.After(now) {

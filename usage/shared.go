@@ -34,6 +34,23 @@ func quotasKey(prefix string) string { return "{" + prefix + "}:quotas" }
 // as the alert's claim: "{api_usage}:alerts".
 func alertsKey(prefix string) string { return "{" + prefix + "}:alerts" }
 
+// An EntryError is an entry of a hash that guards and limiters share in
+// Redis (quotas, alerts, pauses) that a [Reader] could not read: it leaves
+// the entry out and reads the others, and returns every EntryError joined
+// ([errors.Join]), so that errors.As tells them from a failed read.
+type EntryError struct {
+	Key   string // the hash
+	Field string // the entry
+	Err   error
+}
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("usage: entry %s of %s: %v", e.Field, e.Key, e.Err)
+}
+
+// Unwrap returns why the entry could not be read.
+func (e *EntryError) Unwrap() error { return e.Err }
+
 // A SharedQuota is a quota as a [Guard] wrote it to Redis: what the fleet
 // enforces for a provider, and when a guard last said so.
 type SharedQuota struct {
@@ -100,10 +117,11 @@ func (a FiredAlert) encode() string {
 
 // Quotas returns the quotas that guards sharing this Redis enforce, by
 // provider, as the last guard to write each wrote it (see [NewGuard]):
-// empty when no guard has run in the last week. One malformed entry is
-// named in the error and left out; the others are returned.
+// empty when no guard has run in the last week. A malformed entry is left
+// out and named in an [*EntryError]; the others are returned.
 func (r *Reader) Quotas(ctx context.Context) (map[Provider]SharedQuota, error) {
-	fields, err := r.hash(ctx, "quotas", quotasKey(r.cfg.prefix))
+	key := quotasKey(r.cfg.prefix)
+	fields, err := r.hash(ctx, "quotas", key)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +138,7 @@ func (r *Reader) Quotas(ctx context.Context) (map[Provider]SharedQuota, error) {
 			err = Provider(p).Validate()
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("usage: quotas: %s: %w", p, err))
+			errs = append(errs, &EntryError{key, p, err})
 			continue
 		}
 		out[Provider(p)] = q
@@ -129,10 +147,12 @@ func (r *Reader) Quotas(ctx context.Context) (map[Provider]SharedQuota, error) {
 }
 
 // Alerts returns the alerts guards fired whose period has not ended by the
-// reader's now, oldest first (the lower threshold first at one time). One malformed entry is named in the error and
-// left out; the others are returned.
+// reader's now, oldest first (the lower threshold first at one time). A
+// malformed entry is left out and named in an [*EntryError]; the others are
+// returned.
 func (r *Reader) Alerts(ctx context.Context) ([]FiredAlert, error) {
-	fields, err := r.hash(ctx, "alerts", alertsKey(r.cfg.prefix))
+	key := alertsKey(r.cfg.prefix)
+	fields, err := r.hash(ctx, "alerts", key)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +167,7 @@ func (r *Reader) Alerts(ctx context.Context) ([]FiredAlert, error) {
 			q, err = j.Quota.decode()
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("usage: alerts: %s: %w", k, err))
+			errs = append(errs, &EntryError{key, k, err})
 			continue
 		}
 		if j.Resets.After(now) {

@@ -732,7 +732,7 @@ func TestUnreadableSharedQuota(t *testing.T) {
 		t.Errorf("apollo's quota %s, exa's %s; want apollo's and none for exa", card.Providers[0].Quota, card.Providers[2].Quota)
 	}
 	body := get(t, h, "/").Body.String()
-	if want := `<li class="warn"><a href="#quota"><strong>Shared quotas or alerts unreadable, left out:</strong> usage: quotas: exa: period &#34;week&#34; is neither day nor month.</a></li>`; !strings.Contains(body, want) {
+	if want := `<li class="warn"><a href="#quota"><strong>Shared quotas or alerts unreadable, left out:</strong> usage: entry exa of {api_usage}:quotas: period &#34;week&#34; is neither day nor month.</a></li>`; !strings.Contains(body, want) {
 		t.Errorf("the page lacks %s", want)
 	}
 }

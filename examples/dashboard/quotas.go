@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -132,12 +133,11 @@ func (s *server) readFleet(ctx context.Context) (fleet, error) {
 }
 
 // entriesFailed reports whether err, from Reader.Quotas or Reader.Alerts,
-// names entries that could not be read, the others being returned: those
-// reads join the entries' errors (errors.Join), where the error of the
-// read itself is a single one.
+// names entries that could not be read (each a *usage.EntryError), the
+// others being returned, rather than the read failing.
 func entriesFailed(err error) bool {
-	_, ok := err.(interface{ Unwrap() []error })
-	return ok
+	var e *usage.EntryError
+	return errors.As(err, &e)
 }
 
 // appendProblems adds the errors err joins, or err, to problems.
