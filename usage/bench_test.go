@@ -70,6 +70,27 @@ func BenchmarkCount(b *testing.B) {
 		}
 		reportCommands(b, s, usage.Key(usage.Exa, time.Now()))
 	})
+	b.Run("impl=MeterFor", func(b *testing.B) {
+		// A call for a subject: the counter and the subject's field, found
+		// by name on each call.
+		s := miniredis.RunT(b)
+		rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
+		defer rdb.Close()
+		tr := usage.NewTracker(rdb)
+		m := tr.Meter(usage.Exa)
+		m.For("acme").Track() // the subject's first use
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				m.For("acme").Track()
+			}
+		})
+		b.StopTimer()
+		if err := tr.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	})
 	b.Run("impl=GuardAllow", func(b *testing.B) {
 		s := miniredis.RunT(b)
 		rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})

@@ -185,7 +185,11 @@ func (c *counts) add(p Provider, n int64) {
 
 // addTo counts n units through e, an entry of s that a Meter holds.
 func (c *counts) addTo(e *entry, s series, n int64) {
-	d := c.today()
+	c.addOn(e, s, c.today(), n)
+}
+
+// addOn counts n units of s on day d through e.
+func (c *counts) addOn(e *entry, s series, d day, n int64) {
 	if x := e.cur.Load(); x != nil && x.k.d == d && x.n.Add(n) >= 0 {
 		return
 	}

@@ -128,6 +128,9 @@ func NewGuard(t *Tracker, quotas map[Provider]Quota, opts ...GuardOption) (*Guar
 		if err := q.validate(); err != nil {
 			return nil, fmt.Errorf("usage: guard %s: %w", p, err)
 		}
+		if p == Money {
+			return nil, errors.New("usage: guard: money is read from the other counters, never counted, so a guard cannot hold it; Reader.Burn reports its quota")
+		}
 		b := &budget{p: p, q: q, e: t.Meter(p).e, fired: map[string]bool{}}
 		st := q.stateAt(now)
 		b.state.Store(&st)

@@ -151,6 +151,7 @@ func TestNewGuardRejectsBadQuotas(t *testing.T) {
 	for _, quotas := range []map[usage.Provider]usage.Quota{
 		{usage.Exa: {}},
 		{"Not Valid": {Limit: 1}},
+		{usage.Money: {Limit: 1}},
 	} {
 		if _, err := usage.NewGuard(tr, quotas); err == nil {
 			t.Errorf("NewGuard(%v) succeeded", quotas)

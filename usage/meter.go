@@ -49,9 +49,20 @@ func (m *Meter) Track() {
 	if m == nil {
 		return
 	}
-	m.t.core.addTo(m.e, m.s, 1)
+	if m.also == nil {
+		m.t.core.addTo(m.e, m.s, 1)
+		return
+	}
+	m.addAll(1)
+}
+
+// addAll adds n to m's counter and to each of its breakdowns, all on one
+// day.
+func (m *Meter) addAll(n int64) {
+	d := m.t.core.today()
+	m.t.core.addOn(m.e, m.s, d, n)
 	for _, x := range m.also {
-		m.t.core.addTo(x.e, x.s, 1)
+		m.t.core.addOn(x.e, x.s, d, n)
 	}
 }
 
@@ -64,8 +75,5 @@ func (m *Meter) Add(n int64) {
 		m.t.dropAmount(m.s, n)
 		return
 	}
-	m.t.core.addTo(m.e, m.s, n)
-	for _, x := range m.also {
-		m.t.core.addTo(x.e, x.s, n)
-	}
+	m.addAll(n)
 }

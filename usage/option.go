@@ -37,6 +37,7 @@ type config struct {
 	maxKeys       int
 	modelLimit    int
 	subjectLimit  int
+	prices        Prices
 
 	meterProvider metric.MeterProvider
 }
@@ -50,6 +51,7 @@ func newConfig(opts []Option) config {
 		maxKeys:       DefaultMaxKeys,
 		modelLimit:    DefaultModelLimit,
 		subjectLimit:  DefaultSubjectLimit,
+		prices:        DefaultPrices(),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -148,6 +150,14 @@ func WithMaxKeys(n int) Option {
 			c.maxKeys = n
 		}
 	})
+}
+
+// WithPrices sets the prices a [Reader] puts on calls and tokens, for
+// [Reader.Spend], [Reader.TopSubjects] and the [Money] counter. The default
+// is [DefaultPrices], Anthropic's list prices of [DefaultPricesAsOf] and no
+// per-call prices.
+func WithPrices(p Prices) Option {
+	return optionFunc(func(c *config) { c.prices = p })
 }
 
 // WithModelLimit caps how many distinct models a tracker breaks its counts

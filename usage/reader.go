@@ -13,7 +13,8 @@ import (
 const maxDays = 3660
 
 // A Reader reads the daily counts that trackers (and the TypeScript app)
-// wrote. It honours [WithPrefix] and [WithClock]; other options are ignored.
+// wrote. It honours [WithPrefix], [WithClock] and [WithPrices]; other
+// options are ignored.
 //
 // A Reader is safe for concurrent use. The zero value is not usable; use
 // [NewReader].
@@ -40,7 +41,8 @@ type DayCount struct {
 // to, both included, oldest first, with zero for days without a key. It reads
 // all days in one pipelined round trip of GETs, so it works on Redis Cluster,
 // where the days' keys live in different slots. A span longer than 3660 days,
-// to before from, or an invalid provider is an error.
+// to before from, or an invalid provider is an error. Of [Money], it
+// returns what each day cost, in Micros.
 func (r *Reader) Daily(ctx context.Context, p Provider, from, to time.Time) ([]DayCount, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -55,6 +57,13 @@ func (r *Reader) Daily(ctx context.Context, p Provider, from, to time.Time) ([]D
 	n := int(last-first) + 1
 	if n > maxDays {
 		return nil, fmt.Errorf("usage: daily %s: %d days asked, at most %d", p, n, maxDays)
+	}
+	if p == Money {
+		out, err := r.dailyMoney(ctx, first, last)
+		if err != nil && !isContextErr(err) {
+			err = fmt.Errorf("usage: daily %s: %w", p, err)
+		}
+		return out, err
 	}
 	counts, keyErrs, err := r.readDays(ctx, []span{{p, first, last + 1}})
 	switch {
