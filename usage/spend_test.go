@@ -137,7 +137,7 @@ func TestTopSubjects(t *testing.T) {
 			exa.For("many-calls").Track()
 		}
 		exa.For("big-spender").Track()
-		tr.Meter(usage.ClaudeOutputTokens).Model("claude-opus-4-5").For("big-spender").Add(100_000) // $2.50
+		tr.Meter(usage.ClaudeOutputTokens).Model("claude-opus-4-5").For("big-spender").Add(100_000)   // $2.50
 		tr.Meter(usage.ClaudeInputTokens).Model("claude-haiku-4-5").For("many-tokens").Add(1_000_000) // $1
 		tr.Meter(usage.ClaudeInputTokens).Model("mystery").For("many-tokens").Add(5)
 		if err := tr.Flush(ctx); err != nil {
