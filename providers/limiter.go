@@ -39,8 +39,9 @@ const DefaultPause = time.Second
 //   - A 429, or a 5xx with a Retry-After, pauses the provider for the
 //     Retry-After, in seconds or as an HTTP date, or for [DefaultPause]
 //     when a 429 has none that can be read. A [*usage.Limiter] holds the
-//     pause for the whole fleet, caps one that is absurdly long and reports
-//     it; a Retry-After in the past pauses nothing.
+//     pause for the whole fleet; it caps one that is absurdly long, holds
+//     none for one that is negative or in the past, and reports both to
+//     the tracker's error handler.
 //   - With [WithMeterProvider], enrichmeter.provider.waited adds up the
 //     time requests waited, and a refusal counts as refused.
 //
@@ -75,9 +76,7 @@ func (o *observer) pauseFor(resp *http.Response, p usage.Provider) {
 	d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
 	switch {
 	case ok:
-		if d > 0 {
-			o.cfg.pacer.Pause(p, d)
-		}
+		o.cfg.pacer.Pause(p, d) // a Limiter reports one that is negative or absurdly long
 	case resp.StatusCode == http.StatusTooManyRequests:
 		o.cfg.pacer.Pause(p, DefaultPause)
 	}

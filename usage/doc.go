@@ -23,5 +23,9 @@
 // twice, and a key Redis refuses holds back only its own counts.
 // [Tracker.Add] counts amounts, such as Claude's tokens, the same way.
 //
-// A [Reader] reads the daily counts back and reports quota burn.
+// A [Reader] reads the daily counts back and reports quota burn and, at
+// [Prices], spend. Around the tracker: a [Meter] breaks counts down by model
+// and by subject ([Meter.Model], [Meter.For]); a [Guard] refuses calls once
+// the fleet has spent a quota; a [Limiter] paces the fleet's calls to a
+// provider's rate ([DefaultLimits] holds SEC EDGAR's).
 package usage

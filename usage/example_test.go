@@ -222,3 +222,97 @@ func ExampleReader_Reported() {
 		rep.Values["x-24-hour-requests-left"], rep.Values["x-rate-limit-24-hour"], rep.At.Format(time.Kitchen))
 	// Output: Apollo says 412 of 600 left today (as of 3:15AM)
 }
+
+func ExampleMeter_For() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	at := time.Date(2026, 11, 26, 3, 15, 3, 0, time.UTC)
+	clock := usage.WithClock(func() time.Time { return at })
+	tracker := usage.NewTracker(rdb, clock)
+
+	exa := tracker.Meter(usage.Exa)
+	exa.For("acme").Track() // a call made for the customer acme
+	exa.For("acme").Track()
+	exa.For("globex").Track()
+	// Claude's tokens, by model and customer: the providers package does
+	// this for every Messages response it reads.
+	tracker.Meter(usage.ClaudeOutputTokens).Model("claude-sonnet-4-5-20250929").For("globex").Add(200_000)
+	if err := tracker.Close(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	prices := usage.DefaultPrices()
+	prices.Calls = map[usage.Provider]usage.Micros{usage.Exa: 5_000} // half a cent a search, on our plan
+	r := usage.NewReader(rdb, clock, usage.WithPrices(prices))
+	top, err := r.TopSubjects(ctx, at, at, 10, usage.BySpend)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, u := range top {
+		fmt.Println(u.Subject, u.Calls, "calls", u.Tokens.Total(), "tokens", u.Cost)
+	}
+	// Output:
+	// globex 1 calls 200000 tokens $3.005000
+	// acme 2 calls 0 tokens $0.010000
+}
+
+func ExampleReader_Spend() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	at := time.Date(2026, 11, 26, 3, 15, 3, 0, time.UTC)
+	clock := usage.WithClock(func() time.Time { return at })
+	tracker := usage.NewTracker(rdb, clock)
+	sonnet := "claude-sonnet-4-5-20250929"
+	tracker.Meter(usage.ClaudeInputTokens).Model(sonnet).Add(1_234_567)
+	tracker.Meter(usage.ClaudeOutputTokens).Model(sonnet).Add(89_012)
+	tracker.Meter(usage.ClaudeInputTokens).Model("claude-haiku-4-5").Add(50_000)
+	if err := tracker.Close(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	r := usage.NewReader(rdb, clock) // DefaultPrices
+	lines, err := r.Spend(ctx, at, at)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, l := range lines {
+		fmt.Println(l.Model, l.Tokens.Input, l.Tokens.Output, l.Cost)
+	}
+	burn, err := r.Burn(ctx, usage.Money, usage.Quota{Limit: int64(100 * usage.Dollar), Period: usage.PerMonth})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("this month:", usage.Micros(burn.Used), "of", usage.Micros(burn.Quota.Limit))
+	// Output:
+	// claude-haiku-4-5 50000 0 $0.050000
+	// claude-sonnet-4-5-20250929 1234567 89012 $5.038881
+	// this month: $5.088881 of $100.000000
+}
+
+func ExampleNewLimiter() {
+	rdb, stop := exampleRedis()
+	defer stop()
+	ctx := context.Background()
+	tracker := usage.NewTracker(rdb)
+	defer tracker.Close(ctx)
+
+	// SEC EDGAR's 10 calls a second, shared by every process whose tracker
+	// shares this Redis.
+	limiter, err := usage.NewLimiter(tracker, usage.DefaultLimits())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer limiter.Close(ctx)
+
+	start := time.Now()
+	for range 3 {
+		if err := limiter.Wait(ctx, usage.EDGAR); err != nil {
+			log.Fatal(err)
+		}
+		// call EDGAR
+	}
+	fmt.Println("3 calls took at least 200 ms:", time.Since(start) >= 200*time.Millisecond)
+	// Output: 3 calls took at least 200 ms: true
+}

@@ -12,7 +12,7 @@ package usage
 //
 // from one script call that moves the TAT past them, and hands them out
 // itself: Allow takes a slot whose time has come, Wait sleeps until the next
-// one. A slot is used at its time or at most V = T/2 (1 ms to 500 ms) later,
+// one. A slot is used at its time or at most V = T/2 (10 ms to 500 ms) later,
 // never earlier; a slot nobody took by then is lost. Slot times are mapped to
 // the local clock from the moment the script's reply arrived, which is after
 // Redis read its TIME, so a process is late by at most that round trip d,
@@ -26,8 +26,9 @@ package usage
 // takes the slots the process is likely to use: its size doubles while
 // leases run out and shrinks to what was used when slots go unused, up to
 // the slots of WithLeaseSpan. A process that stops loses the slots it had
-// leased and returns nothing; the others' leases come after them, so they
-// wait no longer than that one lease.
+// leased and returns nothing: what it holds, the rest of its lease and the
+// next one it took ahead, is never more than one lease's span, and the
+// others' leases come after it, so they wait no longer than that.
 //
 // A pause (Pause, which the providers package calls on a 429 or a
 // Retry-After) moves the provider's TAT past its end, records the end in the
@@ -145,6 +146,11 @@ type clockRef struct {
 	local time.Time
 }
 
+// redisAt maps a local time to Redis's clock, in µs.
+func (c *clockRef) redisAt(t time.Time) int64 {
+	return c.redis + t.Sub(c.local).Microseconds()
+}
+
 // at maps a Redis time in µs to the local clock.
 func (c *clockRef) at(us int64) time.Time {
 	if c == nil {
@@ -228,7 +234,7 @@ func NewLimiter(t *Tracker, limits map[Provider]Limit, opts ...LimiterOption) (*
 		l.pacers[p] = &pacer{
 			p: p, lim: lim, step: step,
 			tau:  time.Duration(lim.Burst-1) * step,
-			late: min(max(step/2, time.Millisecond), 500*time.Millisecond),
+			late: min(max(step/2, 10*time.Millisecond), 500*time.Millisecond),
 			max:  max(1, int(lim.Rate*cfg.leaseSpan.Seconds()), lim.Burst),
 			want: 1,
 		}
@@ -433,9 +439,10 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// sizeLocked sets how many slots the next lease asks for: twice the last
-// while no slot went unused since, half of it otherwise, within 1..max. It
-// requires pc.mu held.
+// sizeLocked returns how many slots the next lease asks for: twice the last
+// while no slot went unused since, half of it otherwise, within 1..max, and
+// no more than max with the slots still in hand, so a process never holds
+// more than one lease's span. It requires pc.mu held.
 func (pc *pacer) sizeLocked() int {
 	switch {
 	case pc.l.k == 0:
@@ -445,7 +452,7 @@ func (pc *pacer) sizeLocked() int {
 		pc.want = max(pc.want/2, 1)
 	}
 	pc.lost = 0
-	return pc.want
+	return max(1, min(pc.want, pc.max-(pc.l.k-pc.next)))
 }
 
 // install makes l the pacer's lease, and wakes whoever waits for it.
@@ -479,11 +486,16 @@ func (pc *pacer) installLocked(l lease, local bool) {
 // Pause holds calls to p across the fleet for d, as a provider's 429 or
 // Retry-After asks: at once in this process, and in the others as soon as
 // the limiter's goroutine has written it to Redis. A d above
-// [WithMaxPause] is cut to it and reported to the error handler; a d that
-// is not positive, or a provider without a limit, is ignored. It never
-// blocks and does no I/O. Pause on a nil *Limiter does nothing.
+// [WithMaxPause] is cut to it, and a negative one held for no time, both
+// reported to the error handler; a zero d, or a provider without a limit,
+// is ignored. It never blocks and does no I/O. Pause on a nil *Limiter
+// does nothing.
 func (l *Limiter) Pause(p Provider, d time.Duration) {
-	if l == nil || d <= 0 || l.pacers[p] == nil {
+	if l == nil || d == 0 || l.pacers[p] == nil {
+		return
+	}
+	if d < 0 {
+		l.t.report(fmt.Errorf("usage: limiter: %s asked for a pause of %v, which ended before it came; held none", p, d))
 		return
 	}
 	if d > l.cfg.maxPause {
@@ -643,15 +655,16 @@ func (l *Limiter) localLeaseLocked(pc *pacer, now time.Time) lease {
 
 // leaseScript reserves up to ARGV[3] slots of the schedule KEYS[1] (the TAT
 // in µs of Redis's clock), never before the pause that the hash KEYS[2]
-// holds for ARGV[1], nor more than ARGV[5] µs ahead, at one slot every
-// ARGV[2] µs with ARGV[4] µs of burst, and returns {now, floor, base, k,
-// pause end}: slot j at max(floor, base + j·T), all in µs.
+// holds for ARGV[1], nor before ARGV[6] (the end of the slots the process
+// holds), nor more than ARGV[5] µs ahead, at one slot every ARGV[2] µs with
+// ARGV[4] µs of burst, and returns {now, floor, base, k, pause end}: slot j
+// at max(floor, base + j·T), all in µs.
 var leaseScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local step, tau, want, horizon = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[3]), tonumber(ARGV[5])
 local pause = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-local floor = math.max(now, pause)
+local floor = math.max(now, pause, tonumber(ARGV[6]))
 local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), floor)
 local k = math.min(want, math.floor((now + horizon - tat + tau) / step) + 1)
 if k < 0 then
@@ -698,12 +711,17 @@ const leaseHorizon = time.Minute
 func (l *Limiter) lease(ctx context.Context, batch []*pacer) error {
 	prefix := l.t.cfg.prefix
 	calls := make([]scriptCall, len(batch))
+	ref := l.clock.Load()
 	for i, pc := range batch {
 		pc.mu.Lock()
 		k := pc.sizeLocked()
+		var after int64 // the end of the slots in hand, so the lease does not overlap them
+		if ref != nil && pc.next < pc.l.k {
+			after = ref.redisAt(pc.l.at(pc.l.k - 1).Add(pc.step))
+		}
 		pc.mu.Unlock()
 		calls[i] = scriptCall{script: leaseScript, keys: []string{paceKey(prefix, pc.p), pausesKey(prefix)},
-			args: []any{string(pc.p), pc.step.Microseconds(), k, pc.tau.Microseconds(), leaseHorizon.Microseconds()}}
+			args: []any{string(pc.p), pc.step.Microseconds(), k, pc.tau.Microseconds(), leaseHorizon.Microseconds(), after}}
 	}
 	ctx, cancel := context.WithTimeout(ctx, leaseTimeout)
 	defer cancel()

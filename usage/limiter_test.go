@@ -248,6 +248,9 @@ func TestLimiterWaitErrors(t *testing.T) {
 	if l.Allow(usage.EDGAR) {
 		t.Error("Allow while paused = true")
 	}
+	// A pause that ended before it came is the provider's error too.
+	l.Pause(usage.EDGAR, -5*time.Second)
+	errs.waitFor(t, "word of the negative pause", func(err error) bool { return strings.Contains(err.Error(), "pause of -5s") })
 	// Providers without a limit are never held.
 	if err := l.Wait(ctx, usage.Exa); err != nil || !l.Allow(usage.Exa) {
 		t.Errorf("a provider without a limit: Wait = %v, Allow false", err)

@@ -4,8 +4,10 @@
 // concurrently through clients wrapped with providers.WrapClient (against
 // local stand-ins for the APIs), and records each outcome with Update: failed
 // with its error, circuit_open after repeated failures, skipped when a source
-// does not apply. On SIGINT it stops taking prospects, finishes those in
-// flight, and closes the usage tracker so that no count is lost.
+// does not apply. SEC EDGAR's calls are paced by a usage.Limiter at the SEC's
+// 10 a second, shared through Redis with every worker process that runs
+// beside it. On SIGINT it stops taking prospects, finishes those in flight,
+// and closes the usage tracker so that no count is lost.
 //
 //	go run ./examples/pipeline -postgres postgres://postgres@127.0.0.1:5432/test [-redis redis://host:6379/0]
 package main
@@ -75,6 +77,10 @@ func run(stop context.Context, out io.Writer, c config) error {
 	}
 	defer closeRedis()
 	tracker := usage.NewTracker(rdb)
+	limiter, err := usage.NewLimiter(tracker, usage.DefaultLimits()) // SEC EDGAR: 10 a second across the fleet
+	if err != nil {
+		return err
+	}
 
 	pool, err := pgxpool.New(ctx, c.postgresURL)
 	if err != nil {
@@ -99,7 +105,7 @@ func run(stop context.Context, out io.Writer, c config) error {
 	clients := map[string]*http.Client{}
 	for _, p := range enrich.Providers {
 		base := &http.Client{Transport: fakes.Transport(), Timeout: 10 * time.Second}
-		clients[fakeapi.Hosts[string(p)]] = providers.WrapClient(base, tracker, p)
+		clients[fakeapi.Hosts[string(p)]] = providers.WrapClient(base, tracker, p, providers.WithLimiter(limiter))
 	}
 	enricher := &enrich.Enricher{Clients: clients, Scheme: "http"}
 
@@ -141,7 +147,7 @@ feed:
 
 	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	closeErr := tracker.Close(closeCtx)
+	closeErr := errors.Join(limiter.Close(closeCtx), tracker.Close(closeCtx))
 	fmt.Fprintf(out, "enriched %d of %d prospects; usage tracker: %v\n", done, len(prospects), tracker.Stats())
 	if firstErr != nil || closeErr != nil {
 		return errors.Join(firstErr, closeErr)
