@@ -191,7 +191,7 @@ func BenchmarkClaudeStream(b *testing.B) {
 			rts  map[string]http.RoundTripper
 			url  string
 		}{
-			{"memory", memTransports(body), "https://api.anthropic.com/v1/messages"},
+			{"memory", memTransports(body, nil), "https://api.anthropic.com/v1/messages"},
 			{"loopback", overNet(http.DefaultTransport.(*http.Transport).Clone()), plain.URL + "/v1/messages"},
 			{"tls", overNet(secure.Client().Transport.(*http.Transport).Clone()), secure.URL + "/v1/messages"},
 		} {

@@ -1,0 +1,63 @@
+package providers
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/enrichmeter/enrichmeter/usage"
+)
+
+// subjectKey is the context key of a request's subject.
+type subjectKey struct{}
+
+// WithSubject returns a copy of ctx that carries subject: the tenant,
+// workspace or customer of the platform a request is made for. A decorator
+// whose Counter can make a [usage.Meter], as a [*usage.Tracker] can, counts a
+// successful call of a request with this context, or one derived from it,
+// with the Meter's For(subject): in the provider's counter, as any call, and
+// beside it in the subject's field of the day's subjects hash
+// ("{api_usage}:subjects:2026-11-26" field "acme:exa"). [WithClaudeTokens]
+// likewise counts the response's tokens for the subject. A Counter or an
+// Adder that makes no Meter counts such calls as any other, without the
+// subject.
+//
+// Subjects come from the caller, and package usage bounds them: a subject
+// is 1 to 64 bytes of letters, digits, '.', '_', '-' and '@', and each UTC
+// day a tracker admits at most [usage.WithSubjectLimit] of them (1,000 by
+// default); the calls of a malformed subject, or of one new once the limit
+// is reached, count under [usage.OtherName]. An empty subject removes the
+// one ctx carried. ctx must not be nil, as for [context.WithValue].
+func WithSubject(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, subjectKey{}, subject)
+}
+
+// SubjectOf returns the subject [WithSubject] stored in ctx, or "" if there
+// is none. A nil ctx has none.
+func SubjectOf(ctx context.Context) string {
+	if ctx == nil {
+		return ""
+	}
+	s, _ := ctx.Value(subjectKey{}).(string)
+	return s
+}
+
+// subjectOf returns the subject of req when something of o counts for
+// subjects, and "" otherwise, without looking.
+func (o *observer) subjectOf(req *http.Request) string {
+	if o.meters == nil && (o.tokens == nil || !o.tokens.breaksDown()) {
+		return ""
+	}
+	return SubjectOf(req.Context())
+}
+
+// counterFor returns what counts a successful call to p for subject: the
+// decorator's Counter, or, for a subject, p's Meter for it when there is
+// one.
+func (o *observer) counterFor(p usage.Provider, subject string) Counter {
+	if subject != "" {
+		if m := o.meters[p]; m != nil {
+			return meterCounter{m.For(subject)}
+		}
+	}
+	return o.c
+}
