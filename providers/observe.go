@@ -17,7 +17,7 @@ import (
 // observer decides whether a finished round trip counts, and counts it.
 type observer struct {
 	c       Counter
-	meters  map[usage.Provider]*usage.Meter // each provider's, for subjects; nil when c makes no Meter
+	meters  []providerMeter // each provider's Meter, for subjects; nil when c makes no Meter
 	cfg     config
 	tokens  *tokenAdders      // nil without WithClaudeTokens
 	metrics *decoratorMetrics // nil without WithMeterProvider
@@ -35,10 +35,7 @@ func newObserver(fn string, c Counter, opts []Option, ps []usage.Provider, why s
 			o.meters = nil
 			break
 		}
-		if o.meters == nil {
-			o.meters = make(map[usage.Provider]*usage.Meter, len(ps))
-		}
-		o.meters[p] = m
+		o.meters = append(o.meters, providerMeter{p, m})
 	}
 	if o.cfg.tokens != nil {
 		if !slices.Contains(ps, usage.Claude) {

@@ -55,9 +55,26 @@ func (o *observer) subjectOf(req *http.Request) string {
 // one.
 func (o *observer) counterFor(p usage.Provider, subject string) Counter {
 	if subject != "" {
-		if m := o.meters[p]; m != nil {
+		if m := o.meterOf(p); m != nil {
 			return meterCounter{m.For(subject)}
 		}
 	}
 	return o.c
+}
+
+// A providerMeter is a provider's Meter in a decorator.
+type providerMeter struct {
+	p usage.Provider
+	m *usage.Meter
+}
+
+// meterOf returns p's Meter, or nil. A decorator counts one provider, or a
+// few for ByHost, so a scan beats a map.
+func (o *observer) meterOf(p usage.Provider) *usage.Meter {
+	for _, pm := range o.meters {
+		if pm.p == p {
+			return pm.m
+		}
+	}
+	return nil
 }

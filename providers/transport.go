@@ -48,7 +48,7 @@ func newTransport(fn string, next http.RoundTripper, c Counter, p usage.Provider
 func newBoundObserver(fn string, c Counter, p usage.Provider, opts []Option) observer {
 	mustWire(fn, c, p)
 	o := newObserver(fn, c, opts, []usage.Provider{p}, "it counts "+string(p))
-	if m := o.meters[p]; m != nil {
+	if m := o.meterOf(p); m != nil {
 		o.c = meterCounter{m}
 	}
 	return o
