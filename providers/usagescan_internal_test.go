@@ -196,3 +196,55 @@ func escapesAsBackslash(s string) string {
 	}
 	return b.String()
 }
+
+// BenchmarkUsageScan is the scanner alone, fed a Messages stream of 20 KB
+// and 200 KB (shaped as BenchmarkClaudeStream's) in 4 KB chunks, as a
+// client's reads hand it over, beside the floor of any SSE reader: finding
+// each line's end with bytes.IndexByte.
+func BenchmarkUsageScan(b *testing.B) {
+	for _, size := range []int{20 << 10, 200 << 10} {
+		var s strings.Builder
+		ev := func(name, data string) { fmt.Fprintf(&s, "event: %s\ndata: %s\n\n", name, data) }
+		ev("message_start", `{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":2095,"cache_creation_input_tokens":0,"cache_read_input_tokens":1800,"output_tokens":1}}}`)
+		for i := 0; s.Len() < size; i++ {
+			ev("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"The quarterly filing shows \"revenue\" up 12% and a new\nsegment."}}`)
+			if i%100 == 99 {
+				ev("ping", `{"type": "ping"}`)
+			}
+		}
+		ev("message_delta", `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":3000}}`)
+		ev("message_stop", `{"type":"message_stop"}`)
+		body := []byte(s.String())
+		const chunk = 4 << 10
+		b.Run(fmt.Sprintf("size=%dKB/impl=Lines", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				lines := 0
+				for i := 0; i < len(body); i += chunk {
+					c := body[i:min(i+chunk, len(body))]
+					for j := bytes.IndexByte(c, '\n'); j >= 0; j = bytes.IndexByte(c, '\n') {
+						c, lines = c[j+1:], lines+1
+					}
+				}
+				if lines == 0 {
+					b.Fatal("no lines")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("size=%dKB/impl=Scan", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				u := newUsageScan(true)
+				for i := 0; i < len(body); i += chunk {
+					if u.feed(body[i:min(i+chunk, len(body))]) {
+						break
+					}
+				}
+				if u.counts()[fieldOutput] != 3000 {
+					b.Fatal("the scanner missed the output tokens")
+				}
+			}
+		})
+	}
+}
