@@ -51,8 +51,10 @@
 //	ctx = providers.WithSubject(ctx, "acme")
 //	resp, err := exa.Do(req.WithContext(ctx)) // api_usage:exa:… and acme:exa
 //
-// A request without a subject costs what it did, a look-up in its context
-// more; one with a subject seen before that day allocates nothing.
+// A program that never sets a subject pays nothing for them; once it has,
+// a request without one costs a look-up in its context more. A call for a
+// subject seen before that day allocates nothing. A Counter that cannot make
+// a Meter counts calls with subjects as any other.
 //
 // # Transparency
 //

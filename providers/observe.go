@@ -16,11 +16,12 @@ import (
 
 // observer decides whether a finished round trip counts, and counts it.
 type observer struct {
-	c       Counter
-	meters  []providerMeter // each provider's Meter, for subjects; nil when c makes no Meter
-	cfg     config
-	tokens  *tokenAdders      // nil without WithClaudeTokens
-	metrics *decoratorMetrics // nil without WithMeterProvider
+	c        Counter
+	meters   []providerMeter // each provider's Meter, for subjects; nil when c makes no Meter
+	subjects bool            // meters, or tokens, count for subjects: look a request's up
+	cfg      config
+	tokens   *tokenAdders      // nil without WithClaudeTokens
+	metrics  *decoratorMetrics // nil without WithMeterProvider
 }
 
 // newObserver returns an observer that counts with c as opts say, for a
@@ -43,6 +44,7 @@ func newObserver(fn string, c Counter, opts []Option, ps []usage.Provider, why s
 		}
 		o.tokens = newTokenAdders(o.cfg.tokens)
 	}
+	o.subjects = o.meters != nil || o.tokens != nil && o.tokens.breaksDown()
 	o.metrics = newDecoratorMetrics(fn, o.cfg, ps)
 	return o
 }
@@ -92,11 +94,15 @@ func (o *observer) observe(req *http.Request, resp *http.Response, err error, p 
 	if err != nil || resp == nil || req.Context().Err() != nil || !o.cfg.success(resp) {
 		return resp
 	}
-	subject := o.subjectOf(req)
+	c, subject := o.c, ""
+	if o.subjects && subjectsUsed.Load() {
+		if subject = SubjectOf(req.Context()); subject != "" {
+			c = o.counterFor(p, subject)
+		}
+	}
 	if o.tokens != nil && p == usage.Claude && readsTokens(req, resp) {
 		resp.Body = newTokenBody(resp, o.tokens, subject)
 	}
-	c := o.counterFor(p, subject)
 	if !o.cfg.atEOF || resp.Body == nil || resp.Body == http.NoBody {
 		c.Track(p)
 		return resp

@@ -2,7 +2,7 @@ package providers
 
 import (
 	"context"
-	"net/http"
+	"sync/atomic"
 
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -28,8 +28,17 @@ type subjectKey struct{}
 // is reached, count under [usage.OtherName]. An empty subject removes the
 // one ctx carried. ctx must not be nil, as for [context.WithValue].
 func WithSubject(ctx context.Context, subject string) context.Context {
+	if subject != "" && !subjectsUsed.Load() {
+		subjectsUsed.Store(true)
+	}
 	return context.WithValue(ctx, subjectKey{}, subject)
 }
+
+// subjectsUsed says WithSubject was given a subject in this process. Until
+// then no context holds one, so the decorators do not look: a program that
+// never sets a subject pays one load a call for the feature, not a walk up
+// each request's context.
+var subjectsUsed atomic.Bool
 
 // SubjectOf returns the subject [WithSubject] stored in ctx, or "" if there
 // is none. A nil ctx has none.
@@ -41,23 +50,12 @@ func SubjectOf(ctx context.Context) string {
 	return s
 }
 
-// subjectOf returns the subject of req when something of o counts for
-// subjects, and "" otherwise, without looking.
-func (o *observer) subjectOf(req *http.Request) string {
-	if o.meters == nil && (o.tokens == nil || !o.tokens.breaksDown()) {
-		return ""
-	}
-	return SubjectOf(req.Context())
-}
-
-// counterFor returns what counts a successful call to p for subject: the
-// decorator's Counter, or, for a subject, p's Meter for it when there is
-// one.
+// counterFor returns what counts a successful call to p for subject, not
+// empty: p's Meter for it when there is one, and the decorator's Counter
+// otherwise.
 func (o *observer) counterFor(p usage.Provider, subject string) Counter {
-	if subject != "" {
-		if m := o.meterOf(p); m != nil {
-			return meterCounter{m.For(subject)}
-		}
+	if m := o.meterOf(p); m != nil {
+		return meterCounter{m.For(subject)}
 	}
 	return o.c
 }
