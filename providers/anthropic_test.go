@@ -2,12 +2,15 @@ package providers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -245,4 +248,164 @@ func sseMessage(cut bool) http.HandlerFunc {
 		event("message_stop", `{"type":"message_stop"}`)
 		io.WriteString(w, b.String())
 	}
+}
+
+// TestAnthropicSDKModelsAndSubjects drives the real Anthropic SDK over TLS
+// to a fake Messages API that answers three models, with Messages.New and
+// Messages.NewStreaming, for requests with and without subjects. After a
+// flush, the day's models and subjects hashes hold exactly the tokens the
+// server sent, by model and by subject, and the plain counters their
+// totals.
+func TestAnthropicSDKModelsAndSubjects(t *testing.T) {
+	forEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		api := newModelsAPI(t, "claude-opus-4-5-20251101", "claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001")
+		now := time.Now()
+		clock := usage.WithClock(func() time.Time { return now })
+		tracker := usage.NewTracker(rdb, usage.WithPrefix(prefix), clock, usage.WithFlushInterval(time.Hour))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		defer tracker.Close(ctx)
+		client := anthropic.NewClient(
+			option.WithBaseURL(api.srv.URL),
+			option.WithAPIKey("test-key"),
+			option.WithMaxRetries(0),
+			option.WithHTTPClient(providers.WrapClient(api.srv.Client(), tracker, usage.Claude, providers.WithClaudeTokens(tracker))),
+		)
+		params := anthropic.MessageNewParams{
+			MaxTokens: 1024,
+			Model:     anthropic.Model("claude-sonnet-4-5"),
+			Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Summarise the filing."))},
+		}
+		subjects := []string{"", "acme", "globex@corp.example"}
+		// Request i asks for model i%3 (the server answers it), for subject
+		// (i/3)%3, streamed when i is odd: each model and subject, JSON and
+		// streamed.
+		for i := range 18 {
+			subject := subjects[(i/3)%3]
+			rctx := ctx
+			if subject != "" {
+				rctx = providers.WithSubject(ctx, subject)
+			}
+			opt := option.WithHeader(subjectHeader, subject)
+			var got anthropic.Message
+			if i%2 == 0 {
+				msg, err := client.Messages.New(rctx, params, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = *msg
+			} else {
+				stream := client.Messages.NewStreaming(rctx, params, opt)
+				for stream.Next() {
+					if err := got.Accumulate(stream.Current()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := stream.Err(); err != nil {
+					t.Fatal(err)
+				}
+				stream.Close()
+			}
+			if sent := api.reply(i); string(got.Model) != sent.model || got.Usage.OutputTokens != sent.tokens[1] {
+				t.Fatalf("request %d: the SDK read model %q, %d output tokens; the server sent %q, %d", i, got.Model, got.Usage.OutputTokens, sent.model, sent.tokens[1])
+			}
+		}
+		if err := tracker.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		// What the server sent, summed by model and by subject.
+		replies := api.replies()
+		models, bySubject, totals := expectedBreakdowns(replies)
+		checkFields(t, "models hash", breakdown(t, rdb, prefix, "models", now), models)
+		checkFields(t, "subjects hash", breakdown(t, rdb, prefix, "subjects", now), bySubject)
+
+		reader := usage.NewReader(rdb, usage.WithPrefix(prefix), clock)
+		for k, p := range append(tokenCounters[:], usage.Claude) {
+			want := int64(len(replies))
+			if p != usage.Claude {
+				want = totals[k]
+			}
+			if days, err := reader.Daily(ctx, p, now, now); err != nil || len(days) != 1 || days[0].Count != want {
+				t.Errorf("Redis holds %v, %v for %s, want %d", days, err, p, want)
+			}
+		}
+	})
+}
+
+// subjectHeader names, in a test's request, the subject the test set, so
+// the fake API can record what it sent for whom.
+const subjectHeader = "X-Test-Subject"
+
+// A sentReply is what the fake API answered one request: its model and its
+// final token counts (input, output, cache read, cache write), for the
+// subject the request named.
+type sentReply struct {
+	subject, model string
+	tokens         [4]int64
+}
+
+// modelsAPI is a fake Messages API over TLS: request n gets model n%len,
+// with counts of its own, as JSON or as a stream as the request asks.
+type modelsAPI struct {
+	srv    *httptest.Server
+	models []string
+	mu     sync.Mutex
+	sent   []sentReply
+}
+
+func newModelsAPI(t *testing.T, models ...string) *modelsAPI {
+	a := &modelsAPI{models: models}
+	a.srv = httptest.NewTLSServer(http.HandlerFunc(a.serve))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *modelsAPI) reply(i int) sentReply {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sent[i]
+}
+
+func (a *modelsAPI) replies() []sentReply {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.sent)
+}
+
+func (a *modelsAPI) serve(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Stream bool `json:"stream"`
+	}
+	if r.URL.Path != "/v1/messages" || json.NewDecoder(r.Body).Decode(&req) != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	a.mu.Lock()
+	n := int64(len(a.sent))
+	s := sentReply{subject: r.Header.Get(subjectHeader), model: a.models[n%int64(len(a.models))],
+		tokens: [4]int64{100 + n, 20 + 3*n, 1000 * (n % 2), 7 * (n % 3)}}
+	a.sent = append(a.sent, s)
+	a.mu.Unlock()
+	in, out, cacheRead, cacheWrite := s.tokens[0], s.tokens[1], s.tokens[2], s.tokens[3]
+	if !req.Stream {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"msg_%d","type":"message","role":"assistant","model":%q,
+			"content":[{"type":"text","text":"The reply quotes \"model\":\"claude-evil\""},
+				{"type":"tool_use","id":"toolu_1","name":"lookup","input":{"model":"claude-evil","usage":{"output_tokens":999}}}],
+			"stop_reason":"end_turn","stop_sequence":null,
+			"usage":{"input_tokens":%d,"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d,"output_tokens":%d}}`,
+			n, s.model, in, cacheWrite, cacheRead, out)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	event := func(name, data string) { fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data) }
+	event("message_start", fmt.Sprintf(`{"type":"message_start","message":{"id":"msg_%d","type":"message","role":"assistant","model":%q,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":%d,"cache_creation_input_tokens":%d,"cache_read_input_tokens":%d,"output_tokens":1}}}`,
+		n, s.model, in, cacheWrite, cacheRead))
+	event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)
+	event("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\"message\":{\"model\":\"claude-evil\"}"}}`)
+	event("message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":null,"stop_sequence":null},"usage":{"output_tokens":%d}}`, out/2))
+	event("content_block_stop", `{"type":"content_block_stop","index":0}`)
+	event("message_delta", fmt.Sprintf(`{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":%d}}`, out))
+	event("message_stop", `{"type":"message_stop"}`)
 }

@@ -168,8 +168,18 @@ func (r noReports) SetReported(p usage.Provider, rep usage.Reported) {
 // where=memory answers from memory, so the figure is the scanner's own cost
 // beside a copy of the bytes; where=loopback reads from an httptest server,
 // as a client does, and where=tls from an httptest TLS server, as a client
-// of the Messages API (HTTPS only) does.
+// of the Messages API (HTTPS only) does. ClaudeTokens adds the tokens with
+// an Adder that makes no Meter; ClaudeTokensT adds them to a tracker, by
+// model and for the request's subject.
 func BenchmarkClaudeStream(b *testing.B) {
+	mr := miniredis.RunT(b)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	tracker := usage.NewTracker(rdb)
+	b.Cleanup(func() {
+		tracker.Close(context.Background())
+		rdb.Close()
+	})
+	acme := providers.WithSubject(context.Background(), "acme")
 	for _, size := range []int{20 << 10, 200 << 10} {
 		body := []byte(sseStream(size))
 		h := func(w http.ResponseWriter, r *http.Request) {
@@ -181,9 +191,10 @@ func BenchmarkClaudeStream(b *testing.B) {
 		overNet := func(base *http.Transport) map[string]http.RoundTripper {
 			b.Cleanup(base.CloseIdleConnections)
 			return map[string]http.RoundTripper{
-				"Bare":         base,
-				"NewTransport": providers.NewTransport(base, &atomicCounter{}, usage.Claude),
-				"ClaudeTokens": providers.NewTransport(base, &atomicCounter{}, usage.Claude, providers.WithClaudeTokens(&atomicAdder{})),
+				"Bare":          base,
+				"NewTransport":  providers.NewTransport(base, &atomicCounter{}, usage.Claude),
+				"ClaudeTokens":  providers.NewTransport(base, &atomicCounter{}, usage.Claude, providers.WithClaudeTokens(&atomicAdder{})),
+				"ClaudeTokensT": providers.NewTransport(base, tracker, usage.Claude, providers.WithClaudeTokens(tracker)),
 			}
 		}
 		for _, where := range []struct {
@@ -191,17 +202,20 @@ func BenchmarkClaudeStream(b *testing.B) {
 			rts  map[string]http.RoundTripper
 			url  string
 		}{
-			{"memory", memTransports(body), "https://api.anthropic.com/v1/messages"},
+			{"memory", memTransports(body, tracker), "https://api.anthropic.com/v1/messages"},
 			{"loopback", overNet(http.DefaultTransport.(*http.Transport).Clone()), plain.URL + "/v1/messages"},
 			{"tls", overNet(secure.Client().Transport.(*http.Transport).Clone()), secure.URL + "/v1/messages"},
 		} {
-			for _, impl := range []string{"Bare", "NewTransport", "ClaudeTokens"} {
+			for _, impl := range []string{"Bare", "NewTransport", "ClaudeTokens", "ClaudeTokensT"} {
 				rt := where.rts[impl]
+				if rt == nil {
+					continue
+				}
 				b.Run(fmt.Sprintf("size=%dKB/where=%s/impl=%s", size>>10, where.name, impl), func(b *testing.B) {
 					b.SetBytes(int64(len(body)))
 					b.ReportAllocs()
 					for b.Loop() {
-						req, _ := http.NewRequest("POST", where.url, nil)
+						req, _ := http.NewRequestWithContext(acme, "POST", where.url, nil)
 						resp, err := rt.RoundTrip(req)
 						if err != nil {
 							b.Fatal(err)
@@ -216,3 +230,69 @@ func BenchmarkClaudeStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSubject puts a call counted for a subject beside the same call
+// without one, in one run:
+//
+//	go test ./providers -run '^$' -bench Subject -benchmem -count 10 | benchstat -col /impl -
+//
+// step=count is the counting step alone: a Meter's Track, and Track on its
+// Meter for the subject (For, then Track), which adds to two counters, the
+// provider's and the subject's field. With -cpu 1 the figures are a core's
+// own; with more, the cores contend for the counters' cache lines, as they
+// do when one subject has most of the traffic. step=decorator is a round trip
+// through NewTransport and ByHost over an in-memory transport, for a
+// request with no subject (its context Background, or four layers deep, as
+// an SDK's is), and for one with a subject seen before.
+func BenchmarkSubject(b *testing.B) {
+	mr := miniredis.RunT(b)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	tracker := usage.NewTracker(rdb)
+	b.Cleanup(func() {
+		tracker.Close(context.Background())
+		rdb.Close()
+	})
+	parallel := func(b *testing.B, f func()) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				f()
+			}
+		})
+	}
+	m := tracker.Meter(usage.Exa)
+	b.Run("step=count/impl=MeterTrack", func(b *testing.B) { parallel(b, m.Track) })
+	b.Run("step=count/impl=MeterForTrack", func(b *testing.B) { parallel(b, func() { m.For("acme").Track() }) })
+
+	resp := &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}
+	next := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
+	deep := context.Background()
+	for i := range 4 {
+		deep = context.WithValue(deep, ctxKey(i), i)
+	}
+	for _, d := range []namedTransport{
+		{"NewTransport", providers.NewTransport(next, tracker, usage.Exa)},
+		{"ByHost", providers.ByHost(next, tracker, providers.DefaultHosts())},
+	} {
+		for _, c := range []struct {
+			name string
+			ctx  context.Context
+		}{
+			{"", context.Background()},
+			{"DeepContext", deep},
+			{"Subject", providers.WithSubject(deep, "acme")},
+		} {
+			req, _ := http.NewRequestWithContext(c.ctx, "GET", "https://api.exa.ai/search", nil)
+			b.Run("step=decorator/impl="+d.name+c.name, func(b *testing.B) {
+				parallel(b, func() {
+					if _, err := d.rt.RoundTrip(req); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+		}
+	}
+}
+
+// ctxKey keys the values of a deep context.
+type ctxKey int

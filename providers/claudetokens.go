@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/enrichmeter/enrichmeter/usage"
 )
@@ -27,29 +28,82 @@ var tokenCounters = [numFields]usage.Provider{
 	fieldCacheWrite: usage.ClaudeCacheWriteTokens,
 }
 
-// tokenAdders add to the token counters, one adder a usage field: a
-// [usage.Meter] when the Adder can make one, as a *usage.Tracker can.
-type tokenAdders [numFields]interface{ Add(n int64) }
+// tokenAdders add a response's counts to the token counters: through a
+// [usage.Meter] of each counter when the Adder can make one, as a
+// *usage.Tracker can, broken down by the response's model and the request's
+// subject; through the Adder's Add, without breakdowns, otherwise.
+type tokenAdders struct {
+	a      Adder
+	meters [numFields]*usage.Meter // all nil when a makes no Meter
+	names  recentNames
+}
 
 func newTokenAdders(a Adder) *tokenAdders {
-	var t tokenAdders
+	t := &tokenAdders{a: a}
 	for i, p := range tokenCounters {
-		if m := meterOf(a, p); m != nil {
-			t[i] = m
-		} else {
-			t[i] = providerAdder{a, p}
+		t.meters[i] = meterOf(a, p)
+	}
+	return t
+}
+
+// breaksDown reports whether t counts by model and subject.
+func (t *tokenAdders) breaksDown() bool { return t.meters[0] != nil }
+
+// add adds the counts n of a response that named model (empty: none) to a
+// request for subject (empty: none).
+func (t *tokenAdders) add(n [numFields]int64, model []byte, subject string) {
+	name := ""
+	for i, v := range n {
+		if v <= 0 {
+			continue
+		}
+		m := t.meters[i]
+		if m == nil {
+			t.a.Add(tokenCounters[i], v)
+			continue
+		}
+		if name == "" && len(model) > 0 {
+			name = t.names.of(model)
+		}
+		m.Model(name).For(subject).Add(v)
+	}
+}
+
+// recentModels is how many model names a decorator keeps as strings.
+const recentModels = 8
+
+// recentNames turns the model names read from responses into strings,
+// allocating only for a name that is not among the last recentModels new
+// ones: a process talks to a few models, so after the first responses a
+// name costs a few comparisons and no allocation, and a flood of made-up
+// names costs an allocation each, and no memory beyond the last few.
+type recentNames struct {
+	names atomic.Pointer[[recentModels]string] // replaced, never changed
+	mu    sync.Mutex                           // serialises replacements
+	next  int                                  // the slot the next new name takes; protected by mu
+}
+
+// of returns b as a string.
+func (r *recentNames) of(b []byte) string {
+	if ns := r.names.Load(); ns != nil {
+		for _, s := range ns {
+			if s == string(b) {
+				return s
+			}
 		}
 	}
-	return &t
+	s := string(b)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ns [recentModels]string
+	if old := r.names.Load(); old != nil {
+		ns = *old
+	}
+	ns[r.next] = s
+	r.next = (r.next + 1) % recentModels
+	r.names.Store(&ns)
+	return s
 }
-
-// providerAdder adds to one counter of an Adder that makes no Meter.
-type providerAdder struct {
-	a Adder
-	p usage.Provider
-}
-
-func (pa providerAdder) Add(n int64) { pa.a.Add(pa.p, n) }
 
 // readsTokens reports whether resp, the successful answer to req, is a
 // Messages API response whose body tokenBody can read: a 2xx answer to a POST
@@ -70,25 +124,27 @@ func readsTokens(req *http.Request, resp *http.Response) bool {
 	return enc == "" || strings.EqualFold(enc, "identity")
 }
 
-// tokenBody reads the token counts of a Messages response as its caller
-// reads the body, and adds them once, when the body ends: at the end of a
-// stream (message_stop or error), at io.EOF or another read error, or at the
-// first Close, whichever comes first. It reads only the bytes the caller
-// reads, when the caller reads them.
+// tokenBody reads the token counts and the model of a Messages response as
+// its caller reads the body, and adds them once, when the body ends: at the
+// end of a stream (message_stop or error), at io.EOF or another read error,
+// or at the first Close, whichever comes first. It reads only the bytes the
+// caller reads, when the caller reads them. It is the one allocation a
+// response costs: the scanner's state lies within it.
 type tokenBody struct {
-	rc  io.ReadCloser
-	add *tokenAdders
+	rc      io.ReadCloser
+	add     *tokenAdders
+	subject string // the request's, for a breakdown
 
 	mu   sync.Mutex // protects done and scan; held only while scanning, never across a Read of rc
 	done bool       // the counts were added
 	scan usageScan
 }
 
-func newTokenBody(resp *http.Response, add *tokenAdders) *tokenBody {
+func newTokenBody(resp *http.Response, add *tokenAdders, subject string) *tokenBody {
 	ct := resp.Header.Get("Content-Type")
 	const sse = "text/event-stream"
 	isSSE := len(ct) >= len(sse) && strings.EqualFold(ct[:len(sse)], sse)
-	return &tokenBody{rc: resp.Body, add: add, scan: newUsageScan(isSSE)}
+	return &tokenBody{rc: resp.Body, add: add, subject: subject, scan: newUsageScan(isSSE)}
 }
 
 // Read reads from the body and scans what it returns.
@@ -120,9 +176,5 @@ func (b *tokenBody) Close() error {
 // finishLocked adds the counts read. It requires b.mu held and b.done false.
 func (b *tokenBody) finishLocked() {
 	b.done = true
-	for i, n := range b.scan.counts() {
-		if n > 0 {
-			b.add[i].Add(n)
-		}
-	}
+	b.add.add(b.scan.counts(), b.scan.model(), b.subject)
 }

@@ -529,7 +529,7 @@ func TestClaudeTokensAllocations(t *testing.T) {
 			resp.Body.Close()
 		}
 		allocs := map[string]float64{}
-		for name, rt := range memTransports(body) {
+		for name, rt := range memTransports(body, nil) {
 			req := messagesRequest(t)
 			allocs[name] = testing.AllocsPerRun(50, func() { read(rt, req) })
 		}
@@ -563,8 +563,9 @@ func sseStream(size int) string {
 
 // memTransports returns transports that answer every request with body as
 // a stream, in memory: bare, under NewTransport, and under NewTransport with
-// WithClaudeTokens, counting without allocating.
-func memTransports(body []byte) map[string]http.RoundTripper {
+// WithClaudeTokens, counting without allocating, and, given a tracker,
+// under NewTransport with WithClaudeTokens counting into it.
+func memTransports(body []byte, tracker *usage.Tracker) map[string]http.RoundTripper {
 	var br bytes.Reader
 	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {sseType}}}
 	next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -574,14 +575,75 @@ func memTransports(body []byte) map[string]http.RoundTripper {
 		return resp, nil
 	})
 	cnt, add := &atomicCounter{}, &atomicAdder{}
-	return map[string]http.RoundTripper{
+	rts := map[string]http.RoundTripper{
 		"Bare":         next,
 		"NewTransport": providers.NewTransport(next, cnt, usage.Claude),
 		"ClaudeTokens": providers.NewTransport(next, cnt, usage.Claude, providers.WithClaudeTokens(add)),
 	}
+	if tracker != nil {
+		rts["ClaudeTokensT"] = providers.NewTransport(next, tracker, usage.Claude, providers.WithClaudeTokens(tracker))
+	}
+	return rts
 }
 
 // atomicAdder adds without allocating.
 type atomicAdder struct{ n atomic.Int64 }
 
 func (a *atomicAdder) Add(_ usage.Provider, n int64) { a.n.Add(n) }
+
+// TestClaudeTokensBreakdownAllocations reads streams through a decorator
+// that counts into a tracker, for a subject, with and without
+// WithClaudeTokens: once the model and the subject have been seen that day,
+// breaking the tokens down adds no allocation to the one a response costs.
+func TestClaudeTokensBreakdownAllocations(t *testing.T) {
+	now := time.Now()
+	rdb := miniredisClient(t)
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return now }), usage.WithFlushInterval(time.Hour))
+	defer tracker.Close(context.Background())
+	ctx := providers.WithSubject(context.Background(), "acme")
+	var extra []float64
+	for _, size := range []int{20 << 10, 200 << 10} {
+		body := []byte(sseStream(size))
+		buf := make([]byte, 4096)
+		var br bytes.Reader
+		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {sseType}}}
+		next := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			br.Reset(body)
+			resp.Body, resp.Request = io.NopCloser(struct{ io.Reader }{&br}), r
+			return resp, nil
+		})
+		allocs := map[string]float64{}
+		for name, rt := range map[string]http.RoundTripper{
+			"NewTransport": providers.NewTransport(next, tracker, usage.Claude),
+			"ClaudeTokens": providers.NewTransport(next, tracker, usage.Claude, providers.WithClaudeTokens(tracker)),
+		} {
+			req := messagesRequest(t).WithContext(ctx)
+			read := func() {
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for {
+					if _, err := resp.Body.Read(buf); err != nil {
+						break
+					}
+				}
+				resp.Body.Close()
+			}
+			read() // the model's and the subject's first use of the day
+			allocs[name] = testing.AllocsPerRun(50, read)
+		}
+		extra = append(extra, allocs["ClaudeTokens"]-allocs["NewTransport"])
+		t.Logf("%d KB: %v allocations a response", size>>10, allocs)
+	}
+	if extra[0] != extra[1] || extra[0] > 1 {
+		t.Errorf("WithClaudeTokens, by model and subject, adds %v allocations to a 20 KB and a 200 KB stream, want the same, at most 1", extra)
+	}
+	if err := tracker.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const responses, input = 2 * 52, 2095 // AllocsPerRun's runs, its warm-up and the first, a size; sseStream's input tokens
+	if got := breakdown(t, rdb, usage.DefaultPrefix, "subjects", now)["acme:claude_input_tokens:claude-test"]; got != responses*input {
+		t.Errorf("acme's input tokens for claude-test: %d, want %d", got, responses*input)
+	}
+}

@@ -19,12 +19,42 @@
 //
 // # Claude's tokens
 //
-// For Claude the bill is tokens, not calls. [WithClaudeTokens] reads the
-// usage object of Messages API responses, JSON or streamed, while the caller
-// reads the body, and adds the input, output and cache tokens to their
-// counters ([usage.ClaudeInputTokens] and the three others):
+// For Claude the bill is tokens times the model's price, not calls.
+// [WithClaudeTokens] reads the usage object and the model of Messages API
+// responses, JSON or streamed, while the caller reads the body, and adds the
+// input, output and cache tokens to their counters
+// ([usage.ClaudeInputTokens] and the three others), and beside them to the
+// model's fields of the day's models hash, and to the subject's of the
+// subjects hash for a request with a subject:
 //
 //	claude := providers.WrapClient(nil, tracker, usage.Claude, providers.WithClaudeTokens(tracker))
+//
+// A response of claude-sonnet-4-5-20250929 with 800 output tokens, for a
+// request made with WithSubject(ctx, "acme"), adds 800 to
+//
+//	api_usage:claude_output_tokens:2026-11-26      the total, as without a model
+//	{api_usage}:models:2026-11-26    field claude-sonnet-4-5-20250929:claude_output_tokens
+//	{api_usage}:subjects:2026-11-26  field acme:claude_output_tokens:claude-sonnet-4-5-20250929
+//
+// and the call itself 1 to api_usage:claude:2026-11-26 and to the field
+// acme:claude of the subjects hash. The breakdowns need an Adder (and a
+// Counter) that can make a [usage.Meter], as a [*usage.Tracker] can; package
+// usage bounds the names they hold (see [usage.Meter.Model]).
+//
+// # Subjects
+//
+// [WithSubject] marks a request's context with the tenant, workspace or
+// customer it is made for; every decorator then counts its successful call
+// in the provider's counter and in the subject's field of the day's subjects
+// hash ("{api_usage}:subjects:2026-11-26" field "acme:exa"):
+//
+//	ctx = providers.WithSubject(ctx, "acme")
+//	resp, err := exa.Do(req.WithContext(ctx)) // api_usage:exa:… and acme:exa
+//
+// A program that never sets a subject pays nothing for them; once it has,
+// a request without one costs a look-up in its context more. A call for a
+// subject seen before that day allocates nothing. A Counter that cannot make
+// a Meter counts calls with subjects as any other.
 //
 // # Transparency
 //

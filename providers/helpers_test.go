@@ -1,11 +1,14 @@
 package providers_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -95,4 +98,42 @@ func panicOf(f func()) (msg string) {
 	}()
 	f()
 	return ""
+}
+
+// breakdown returns the fields of the breakdown hash kind ("models" or
+// "subjects") for the UTC day of now under prefix, as integers.
+func breakdown(t *testing.T, rdb redis.UniversalClient, prefix, kind string, now time.Time) map[string]int64 {
+	t.Helper()
+	key := "{" + prefix + "}:" + kind + ":" + now.UTC().Format("2006-01-02")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		t.Fatalf("HGETALL %s: %v", key, err)
+	}
+	out := make(map[string]int64, len(m))
+	for f, v := range m {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("HGETALL %s: field %s holds %q", key, f, v)
+		}
+		out[f] = n
+	}
+	return out
+}
+
+// checkFields compares a breakdown hash with what a test expects, field by
+// field.
+func checkFields(t *testing.T, what string, got, want map[string]int64) {
+	t.Helper()
+	for f, n := range want {
+		if got[f] != n {
+			t.Errorf("%s: field %s = %d, want %d", what, f, got[f], n)
+		}
+	}
+	for f, n := range got {
+		if _, ok := want[f]; !ok {
+			t.Errorf("%s: field %s = %d, want none", what, f, n)
+		}
+	}
 }

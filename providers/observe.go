@@ -16,23 +16,35 @@ import (
 
 // observer decides whether a finished round trip counts, and counts it.
 type observer struct {
-	c       Counter
-	cfg     config
-	tokens  *tokenAdders      // nil without WithClaudeTokens
-	metrics *decoratorMetrics // nil without WithMeterProvider
+	c        Counter
+	meters   []providerMeter // each provider's Meter, for subjects; nil when c makes no Meter
+	subjects bool            // meters, or tokens, count for subjects: look a request's up
+	cfg      config
+	tokens   *tokenAdders      // nil without WithClaudeTokens
+	metrics  *decoratorMetrics // nil without WithMeterProvider
 }
 
 // newObserver returns an observer that counts with c as opts say, for a
-// decorator fn of providers ps. WithClaudeTokens needs usage.Claude among
-// them; why says which ones they are, for the panic.
+// decorator fn of providers ps, and for their subjects when c can make a
+// Meter of each. WithClaudeTokens needs usage.Claude among them; why says
+// which ones they are, for the panic.
 func newObserver(fn string, c Counter, opts []Option, ps []usage.Provider, why string) observer {
 	o := observer{c: c, cfg: newConfig(opts)}
+	for _, p := range ps {
+		m := meterOf(c, p)
+		if m == nil {
+			o.meters = nil
+			break
+		}
+		o.meters = append(o.meters, providerMeter{p, m})
+	}
 	if o.cfg.tokens != nil {
 		if !slices.Contains(ps, usage.Claude) {
 			panic(fmt.Sprintf("providers: %s: WithClaudeTokens reads Claude's responses, but %s", fn, why))
 		}
 		o.tokens = newTokenAdders(o.cfg.tokens)
 	}
+	o.subjects = o.meters != nil || o.tokens != nil && o.tokens.breaksDown()
 	o.metrics = newDecoratorMetrics(fn, o.cfg, ps)
 	return o
 }
@@ -82,20 +94,26 @@ func (o *observer) observe(req *http.Request, resp *http.Response, err error, p 
 	if err != nil || resp == nil || req.Context().Err() != nil || !o.cfg.success(resp) {
 		return resp
 	}
+	c, subject := o.c, ""
+	if o.subjects && subjectsUsed.Load() {
+		if subject = SubjectOf(req.Context()); subject != "" {
+			c = o.counterFor(p, subject)
+		}
+	}
 	if o.tokens != nil && p == usage.Claude && readsTokens(req, resp) {
-		resp.Body = newTokenBody(resp, o.tokens)
+		resp.Body = newTokenBody(resp, o.tokens, subject)
 	}
 	if !o.cfg.atEOF || resp.Body == nil || resp.Body == http.NoBody {
-		o.c.Track(p)
+		c.Track(p)
 		return resp
 	}
 	if w, ok := resp.Body.(io.Writer); ok {
 		b := &countingRWBody{w: w}
-		b.init(resp, o.c, p)
+		b.init(resp, c, p)
 		resp.Body = b
 	} else {
 		b := &countingBody{}
-		b.init(resp, o.c, p)
+		b.init(resp, c, p)
 		resp.Body = b
 	}
 	return resp

@@ -76,9 +76,9 @@ func CountAtEOF() Option {
 	return optionFunc(func(c *config) { c.atEOF = true })
 }
 
-// WithClaudeTokens reads the token counts of Claude's Messages API responses
-// as the caller reads their bodies, and adds them to a's counters
-// [usage.ClaudeInputTokens], [usage.ClaudeOutputTokens],
+// WithClaudeTokens reads the token counts and the model of Claude's Messages
+// API responses as the caller reads their bodies, and adds the counts to a's
+// counters [usage.ClaudeInputTokens], [usage.ClaudeOutputTokens],
 // [usage.ClaudeCacheReadTokens] and [usage.ClaudeCacheWriteTokens] (the
 // response's usage.input_tokens, output_tokens, cache_read_input_tokens and
 // cache_creation_input_tokens). The default is to read no tokens. The
@@ -97,10 +97,32 @@ func CountAtEOF() Option {
 // stream cut short counts the last values it reported. A body left
 // compressed by the transport adds nothing.
 //
+// When a can make a [usage.Meter], as a [*usage.Tracker] can, the counts are
+// also broken down by the response's model: the top-level "model" of a JSON
+// body, the message's "model" in a stream's message_start (never one nested
+// deeper, nor one quoted inside a string). Each is added with
+// a.Meter(counter).Model(model), so it reaches the counter and the field
+// "{model}:{counter}" of the day's models hash
+// ("{api_usage}:models:2026-11-26" field
+// "claude-sonnet-4-5-20250929:claude_output_tokens"), and, for a request
+// with a subject ([WithSubject]), with .For(subject) too, which adds the
+// field "{subject}:{counter}:{model}" of the day's subjects hash. A
+// response without a model adds to the counters (and the subject's
+// "{subject}:{counter}") only. Package usage counts a model as itself when
+// it is 1 to 64 bytes of letters, digits, '.', '_' and '-', and one of the
+// first [usage.WithModelLimit] of the day (32 by default); a longer one, one
+// written with JSON escapes, or one past the limit counts as
+// [usage.OtherName]. An Adder that makes no Meter gets the counts through
+// Add, without breakdowns.
+//
 // The body is read only as the caller reads it: nothing ahead, nothing
 // buffered, each chunk scanned before Read returns it unchanged. Reading
-// costs one allocation per Messages response, none per chunk, and a fixed
-// amount of memory whatever the body's size; a malformed or unexpected value
+// costs one allocation per Messages response (the body's wrapper, which
+// holds the scanner's state, the model's first 65 bytes included), none per
+// chunk, and a fixed amount of memory whatever the body's size; the model's
+// name costs one more only when it is none of the last 8 new names the
+// decorator read, so a few models cost nothing and a flood of made-up ones
+// costs an allocation each and no memory. A malformed or unexpected value
 // adds nothing for that field and never fails the read.
 //
 // WithClaudeTokens panics if a is nil, typed (a nil *[usage.Tracker]) or not.

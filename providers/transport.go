@@ -10,7 +10,10 @@ import (
 
 // Counter counts successful calls; [*usage.Tracker] satisfies it. Track must
 // be cheap and safe for concurrent use: it is called on the request's
-// goroutine.
+// goroutine. A Counter that can also make a [usage.Meter], with a method
+// Meter(usage.Provider) *usage.Meter as *usage.Tracker has, counts through
+// the Meter, and for the subject of a request that has one ([WithSubject]);
+// any other Counter counts every call with Track, without subjects.
 type Counter interface {
 	Track(usage.Provider)
 }
@@ -39,19 +42,16 @@ func newTransport(fn string, next http.RoundTripper, c Counter, p usage.Provider
 }
 
 // newBoundObserver checks the wiring of a decorator fn for one provider p,
-// and returns its observer, which counts with c bound to p.
+// and returns its observer, which counts with c bound to p: through p's
+// [usage.Meter] when c can make one, as a [*usage.Tracker] can, which is
+// the fastest way, and with c itself otherwise.
 func newBoundObserver(fn string, c Counter, p usage.Provider, opts []Option) observer {
 	mustWire(fn, c, p)
-	return newObserver(fn, bind(c, p), opts, []usage.Provider{p}, "it counts "+string(p))
-}
-
-// bind returns the fastest way to count p's calls with c: a [usage.Meter]
-// when c can make one, as a [*usage.Tracker] can, and c itself otherwise.
-func bind(c Counter, p usage.Provider) Counter {
-	if m := meterOf(c, p); m != nil {
-		return meterCounter{m}
+	o := newObserver(fn, c, opts, []usage.Provider{p}, "it counts "+string(p))
+	if m := o.meterOf(p); m != nil {
+		o.c = meterCounter{m}
 	}
-	return c
+	return o
 }
 
 // meterOf returns x's Meter for p when x can make one, as a

@@ -1,7 +1,7 @@
 package providers
 
-// This file reads the token counts of an Anthropic Messages response from the
-// bytes its caller reads, as they pass. It is written by hand because the
+// This file reads the token counts and the model of an Anthropic Messages
+// response from the bytes its caller reads, as they pass. It is written by hand because the
 // standard library has no JSON reader that can be pushed someone else's
 // bytes: an encoding/json Decoder pulls from a reader, so it would read
 // ahead of the caller (or need a pipe and a goroutine per response), and it
@@ -13,11 +13,11 @@ package providers
 // It reads two formats (https://docs.anthropic.com/en/api/messages,
 // .../messages-streaming):
 //
-//	JSON  {"id":...,"content":[...],"usage":{"input_tokens":12,"output_tokens":30,
-//	       "cache_creation_input_tokens":0,"cache_read_input_tokens":1800,...}}
+//	JSON  {"id":...,"model":"claude-sonnet-4-5-20250929","content":[...],"usage":{"input_tokens":12,
+//	       "output_tokens":30,"cache_creation_input_tokens":0,"cache_read_input_tokens":1800,...}}
 //
 //	SSE   event: message_start
-//	      data: {"type":"message_start","message":{...,"usage":{"input_tokens":12,...}}}
+//	      data: {"type":"message_start","message":{...,"model":"claude-...","usage":{"input_tokens":12,...}}}
 //
 //	      event: content_block_delta            <- most events: passed over with one
 //	      data: {"type":"content_block_delta",...}     search for the end of the data line
@@ -30,7 +30,10 @@ package providers
 // The JSON layer (jsonScan) is a tokenizer with a stack of container kinds:
 // it follows the nesting exactly, skips string contents (escapes included),
 // and keeps only the object keys on the way to the usage object, the usage
-// object's four integer fields, and whether the top-level value is complete.
+// object's four integer fields, the string value of the "model" key of the
+// message object (the usage object's parent: the top-level object of a JSON
+// body, the "message" object of message_start), and whether the top-level
+// value is complete.
 // The SSE layer (sseScan) splits lines as the Anthropic SDKs do (at "\n",
 // dropping a "\r" before it), reads event names, and feeds only the data
 // lines of message_start and message_delta events to a fresh jsonScan.
@@ -38,7 +41,7 @@ package providers
 // What counts is what the SDK would decode: a JSON body whose top-level
 // value is complete, and in a stream each complete event (ended by its blank
 // line) whose data is a complete JSON value. message_start sets all four
-// counts; message_delta replaces those it carries. A stream's counts are final
+// counts and the model; message_delta replaces the counts it carries. A stream's counts are final
 // at message_stop or error, or wherever it ends. Within one JSON value the
 // last occurrence of a key wins, as with encoding/json. An event is known by
 // its event line, which the API always sends first; data lines before it
@@ -48,7 +51,10 @@ package providers
 // Memory is fixed whatever the body: nesting deeper than maxDepth, a key on
 // the way to usage longer than maxKey, an event name longer than maxEvent or
 // a count with more than maxDigits digits (or above usage.MaxAdd) counts
-// nothing for the value concerned. Keys with escapes never match.
+// nothing for the value concerned. Keys with escapes never match. A model
+// is kept as its first maxModel+1 bytes, as written between its quotes (a
+// backslash stands for an escape): a longer one, or one with an escape, is
+// thus a name that package usage refuses, and counts as usage.OtherName.
 
 import (
 	"bytes"
@@ -83,7 +89,20 @@ const (
 	maxKey    = 32  // bytes of a key kept for comparison; longer ones are not ours
 	maxEvent  = 16  // bytes of an SSE event name kept
 	maxDigits = 10  // digits of a count: usage.MaxAdd has 10
+	maxModel  = 64  // bytes of a model name package usage counts as itself
 )
+
+// A modelName is the model a response named: its first maxModel+1 bytes.
+type modelName struct {
+	b [maxModel + 1]byte
+	n int
+}
+
+// bytes returns the name kept, empty when there is none.
+func (m *modelName) bytes() []byte { return m.b[:m.n] }
+
+// keep appends s to the name, up to maxModel+1 bytes.
+func (m *modelName) keep(s []byte) { m.n += copy(m.b[m.n:], s) }
 
 // tokenCounts holds the usage fields read: n[i] is meaningful when bit i of
 // set is.
@@ -102,7 +121,7 @@ type usageScan struct {
 func newUsageScan(sse bool) usageScan {
 	u := usageScan{sse: sse}
 	if !sse {
-		u.ss.js.path = bodyUsagePath
+		u.ss.js.path, u.ss.js.wantModel = bodyUsagePath, true
 	}
 	return u
 }
@@ -115,6 +134,17 @@ func (u *usageScan) feed(b []byte) bool {
 	}
 	u.ss.js.feed(b)
 	return false
+}
+
+// model returns the model read so far, empty when none was.
+func (u *usageScan) model() []byte {
+	if u.sse {
+		return u.ss.model.bytes()
+	}
+	if !u.ss.js.complete() {
+		return nil
+	}
+	return u.ss.js.model.bytes()
 }
 
 // counts returns the token counts read so far, in the order of fieldNames.
@@ -153,28 +183,32 @@ const (
 const (
 	nextOther = iota // nothing to read
 	nextPath         // the next object on the way to usage
+	nextModel        // the message's model
 	nextField        // nextField+i: usage field i
 )
 
 // jsonScan follows one JSON value through the chunks fed to it. Its zero
 // value, given a path, is ready for the first byte.
 type jsonScan struct {
-	path    []string // keys from the top-level object to the usage object
-	st      jsonState
-	esc     bool // in a string, right after a backslash
-	depth   int  // open containers
-	objects [maxDepth / 64]uint64
-	top     bool // the top-level value is an object
-	onPath  int  // containers 1..onPath lie on path
-	next    int  // for the value after the current key
-	keyLen  int  // bytes in key, or -1 when the key is not kept
-	key     [maxKey]byte
-	num     int64 // the count being read, if field >= 0
-	numLen  int   // its digits, or -1 when it cannot be a count
-	field   int   // the usage field the number belongs to, or -1
-	lit     string
-	litPos  int
-	got     tokenCounts
+	path      []string // keys from the top-level object to the usage object
+	wantModel bool     // read the model of the message object, at depth len(path)
+	st        jsonState
+	esc       bool // in a string, right after a backslash
+	depth     int  // open containers
+	objects   [maxDepth / 64]uint64
+	top       bool // the top-level value is an object
+	onPath    int  // containers 1..onPath lie on path
+	next      int  // for the value after the current key
+	keyLen    int  // bytes in key, or -1 when the key is not kept
+	key       [maxKey]byte
+	num       int64 // the count being read, if field >= 0
+	numLen    int   // its digits, or -1 when it cannot be a count
+	field     int   // the usage field the number belongs to, or -1
+	lit       string
+	litPos    int
+	got       tokenCounts
+	inModel   bool // the string being read is the model
+	model     modelName
 }
 
 // feed scans b, the next bytes of the value.
@@ -215,10 +249,15 @@ func (j *jsonScan) str(b []byte, i int) int {
 		}
 		if j.st == jKeyStr {
 			j.keep(b[i:end])
+		} else if j.inModel {
+			j.model.keep(b[i:end])
 		}
 		switch {
 		case end < q: // a backslash
 			j.keyLen = -1 // a key with escapes is none of ours
+			if j.inModel {
+				j.model.keep(backslash) // a model with escapes is none usage counts as itself
+			}
 			if i = end + 2; i > len(b) {
 				j.esc = true
 				return len(b)
@@ -336,6 +375,7 @@ func (j *jsonScan) startValue(c byte) {
 		j.push(false, false)
 	case c == '"':
 		j.st = jStr
+		j.inModel = next == nextModel
 	case c == '-' || '0' <= c && c <= '9':
 		j.st, j.num, j.numLen, j.field = jNum, 0, 0, -1
 		if next >= nextField {
@@ -372,8 +412,9 @@ func (j *jsonScan) digit(c byte) {
 }
 
 // endKey decides what the value after the key just read is. A key on the
-// way to usage, or a usage field, forgets what an earlier one with the same
-// name held: the last occurrence wins.
+// way to usage, the message's model, or a usage field, forgets what an
+// earlier one with the same name held: the last occurrence wins. A key on
+// the way to the message object starts a new message, without a model.
 func (j *jsonScan) endKey() {
 	j.st = jColon
 	j.next = nextOther
@@ -382,9 +423,16 @@ func (j *jsonScan) endKey() {
 	}
 	key := j.key[:j.keyLen]
 	if j.depth <= len(j.path) {
-		if string(key) == j.path[j.depth-1] {
+		switch {
+		case string(key) == j.path[j.depth-1]:
 			j.next = nextPath
 			j.got = tokenCounts{}
+			if j.depth < len(j.path) {
+				j.model.n = 0
+			}
+		case j.wantModel && j.depth == len(j.path) && string(key) == "model":
+			j.next = nextModel
+			j.model.n = 0
 		}
 		return
 	}
@@ -400,6 +448,7 @@ func (j *jsonScan) endKey() {
 // endValue moves on after a value: to the next one in its container, or to
 // jDone at the top level.
 func (j *jsonScan) endValue() {
+	j.inModel = false
 	j.st = jAfter
 	if j.depth == 0 {
 		j.st = jDone
@@ -456,6 +505,9 @@ func (j *jsonScan) counts() tokenCounts {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// backslash is what a model keeps for an escape.
+var backslash = []byte{'\\'}
+
 type sseState uint8
 
 const (
@@ -488,6 +540,7 @@ type sseScan struct {
 	data    bool // the current event has had a data line
 	js      jsonScan
 	last    [numFields]int64 // from the complete events so far
+	model   modelName        // from the last complete message_start
 }
 
 // feed scans b, the next bytes of the stream, and reports whether the stream
@@ -670,14 +723,15 @@ func (s *sseScan) startData() {
 	s.data = true
 	switch s.kind {
 	case evStart:
-		s.js.path = startUsagePath
+		s.js.path, s.js.wantModel = startUsagePath, true
 	case evDelta:
 		s.js.path = bodyUsagePath
 	}
 }
 
 // dispatch ends an event at its blank line: a complete message_start sets
-// every count, a complete message_delta those it carries.
+// every count and the model, a complete message_delta the counts it
+// carries.
 func (s *sseScan) dispatch() {
 	if (s.kind == evOther || s.kind == evNone) && s.js.path == nil { // nothing was read
 		s.kind, s.data = evNone, false
@@ -693,6 +747,9 @@ func (s *sseScan) dispatch() {
 			case s.kind == evStart && s.js.complete():
 				s.last[i] = 0
 			}
+		}
+		if s.kind == evStart && s.js.complete() {
+			s.model = s.js.model
 		}
 	case evEnd:
 		s.st = sEnded
