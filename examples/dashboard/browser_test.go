@@ -281,6 +281,112 @@ func TestBrowserFleetQuotas(t *testing.T) {
 	}
 }
 
+// TestBrowserSpendAndPause loads the page the command serves with -redis,
+// -price apollo=0.0125 and -quota money=8/month on what a service wrote
+// through the library (spendServer: tokens of three models and of none,
+// calls for subjects, SEC EDGAR's 429 and a usage.Limiter's pause of it),
+// at a phone's and a desktop's width, and checks what a person sees: the
+// pause at the top with its end and its cause, and on SEC EDGAR's row; the
+// spend per model and per provider to the cent, the exact amount on hover,
+// equal to the hand computation in spendServer's comment; tokens with no
+// price said to be unpriced, not $0; money over its quota like any counter;
+// the top spenders in order. Once the pause has ended, a refresh shows it
+// no more.
+func TestBrowserSpendAndPause(t *testing.T) {
+	browser := startChromium(t)
+	s, clock := spendServer(t, pausedMiniredis(t), "-price", "apollo=0.0125", "-quota", "money=8/month")
+	site := httptest.NewServer(s.routes())
+	t.Cleanup(site.Close)
+	moneyBanner := "Total spend over quota by $0.09: $8.09 of $8.00 spent this month (101 %)."
+	for _, width := range widths {
+		at := now
+		clock.Store(&at)
+		tab := openTab(t, browser, width, site.URL)
+		banners, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.attention li')].map(li => li.innerText)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			moneyBanner,
+			"SEC EDGAR is paused until 12:02:00 UTC (in 2 min): it answered HTTP 429 with Retry-After 120 s (just now); a usage.Limiter holds its calls across the fleet until then.",
+		}
+		if !slices.Equal(banners, want) {
+			t.Errorf("at %d px the banners are\n%s\nwant\n%s", width, strings.Join(banners, "\n"), strings.Join(want, "\n"))
+		}
+		if got := textOf(t, tab, "#row-edgar .paused"); got != "Paused until 12:02:00 UTC" {
+			t.Errorf("at %d px SEC EDGAR's row says %q, want Paused until 12:02:00 UTC", width, got)
+		}
+
+		// Each line of the Spend table: its name and price, then each
+		// span's cost, its exact amount on hover, and what it bought.
+		lines, err := chromedp.Run(tab, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll('#quota .spend tr[id]')].map(tr =>
+			[tr.id, [...tr.children].map(c => c.tagName === 'TH' ? c.innerText.replace(/\s+/g, ' ') :
+				c.querySelector('b').innerText + ' [' + (c.querySelector('b').title.split(':')[0]) + '] ' + (c.querySelector('small')?.innerText.replace(/\s+/g, ' ') ?? '')).join(' | ')]))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantLines := map[string]string{
+			"spend-model-" + sonnet: "claude-sonnet-4-5-20250929 $3 in · $15 out per M tokens | $5.04 [$5.038881] 1.32 M tokens | $3.70 [$3.703701] 1.23 M tokens",
+			"spend-model-" + opus:   "claude-opus-4-5-20251101 $5 in · $25 out per M tokens | $2.55 [$2.550005] 110 k tokens | $2.55 [$2.550005] 110 k tokens",
+			"spend-model-" + next:   "claude-next no price | unpriced [1,000 input, 0 output, 0 cache read, 0 cache write tokens] 1,000 tokens | unpriced [1,000 input, 0 output, 0 cache read, 0 cache write tokens] 1,000 tokens",
+			"spend-model-none":      "Tokens of no known model counted without a model | unpriced [77 input, 0 output, 0 cache read, 0 cache write tokens] 77 tokens | unpriced [77 input, 0 output, 0 cache read, 0 cache write tokens] 77 tokens",
+			"spend-calls-apollo":    "Apollo calls $0.0125 a call | $0.50 [$0.500000] 40 calls | $0.50 [$0.500000] 40 calls",
+			"spend-total":           "Total | $8.09 [$8.088886] + 1,077 tokens unpriced | $6.75 [$6.753706] + 1,077 tokens unpriced",
+		}
+		for id, want := range wantLines {
+			if got := lines[id]; got != want {
+				t.Errorf("at %d px the spend line %s is\n%s\nwant\n%s", width, id, got, want)
+			}
+		}
+		if len(lines) != len(wantLines) {
+			t.Errorf("at %d px the spend table has the lines %v, want %d", width, lines, len(wantLines))
+		}
+		money := textOf(t, tab, "#row-money")
+		for _, want := range []string{"Total spend", "Over quota by $0.09", "$8.09 of $8.00 spent this month (101 %)", "Quota set by -quota."} {
+			if !strings.Contains(money, want) {
+				t.Errorf("at %d px the money row lacks %q:\n%s", width, want, money)
+			}
+		}
+
+		spenders, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#spenders tbody tr')].map(tr => [...tr.children].map(c => c.innerText).join(' | '))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSpenders := []string{
+			"1 | acme | 5 | 1.23 M | $3.70*",
+			"2 | globex | 0 | 110 k | $2.55",
+			"3 | hooli | 0 | 89,012 | $1.34",
+			"4 | initech | 40 | 0 | $0.50",
+			"5 | umbrella | 0 | 1,000 | unpriced",
+		}
+		if !slices.Equal(spenders, wantSpenders) {
+			t.Errorf("at %d px the top spenders are\n%s\nwant\n%s", width, strings.Join(spenders, "\n"), strings.Join(wantSpenders, "\n"))
+		}
+		if title := attr(t, tab, "#spenders tbody tr:first-child td:last-child", "title"); title != "$3.703701, and use with no price" {
+			t.Errorf("acme's cost on hover = %q", title)
+		}
+		fits, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+		if err != nil || !fits {
+			t.Errorf("at %d px the page is wider than the window (%v)", width, err)
+		}
+		saveScreenshot(t, tab, fmt.Sprintf("dashboard-spend-%d.png", width))
+
+		ended := now.Add(3 * time.Minute)
+		clock.Store(&ended)
+		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](`refreshDashboard()`, chromedp.EvalAwaitPromise))
+		if err != nil || !ok {
+			t.Fatalf("refreshDashboard() = %v, %v", ok, err)
+		}
+		banners, err = chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.attention li')].map(li => li.innerText)`))
+		if err != nil || !slices.Equal(banners, []string{moneyBanner}) {
+			t.Errorf("at %d px, the pause ended, the banners are %q, %v; want only %q", width, banners, err, moneyBanner)
+		}
+		if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('.paused').length`)); err != nil || n != 0 {
+			t.Errorf("at %d px, the pause ended, %d rows say paused (%v)", width, n, err)
+		}
+	}
+}
+
 // periodStarts are, at the tests' now, where each counter's figures in its
 // row begin: its quota's period, or the chart's 30 days without a quota.
 var periodStarts = map[usage.Provider]time.Time{

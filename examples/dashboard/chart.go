@@ -73,9 +73,9 @@ func sharedScale(series ...[]dayCount) scale {
 	return niceScale(most)
 }
 
-// newChart lays out days (oldest first, the last one today) on sc. unit
-// names what is counted ("calls"), for the bars' titles.
-func newChart(label, unit string, days []dayCount, sc scale) chart {
+// newChart lays out days (oldest first, the last one today) on sc; m
+// writes the amounts, in the bars' titles and on the scale.
+func newChart(label string, m measure, days []dayCount, sc scale) chart {
 	c := chart{Label: label, W: chartW, H: chartH, Left: plotLeft, Right: plotRight, Bottom: plotBottom}
 	slot := float64(plotWidth) / float64(max(len(days), 1))
 	for i, d := range days {
@@ -84,11 +84,11 @@ func newChart(label, unit string, days []dayCount, sc scale) chart {
 		date, _ := time.Parse(time.DateOnly, d.Day)
 		bar := chartBar{
 			X: round1(x + barGap/2), Y: round1(plotBottom - h), W: round1(slot - barGap), H: h,
-			Title: day(date) + ": " + commas(d.Count) + " " + unit,
+			Title: day(date) + ": " + m.exact(d.Count) + " " + m.unit,
 			Today: i == len(days)-1,
 		}
 		if bar.Today {
-			bar.Title = day(date) + " (today, so far): " + commas(d.Count) + " " + unit
+			bar.Title = day(date) + " (today, so far): " + m.exact(d.Count) + " " + m.unit
 		}
 		c.Bars = append(c.Bars, bar)
 		if (len(days)-1-i)%dateEvery == 0 {
@@ -97,7 +97,7 @@ func newChart(label, unit string, days []dayCount, sc scale) chart {
 	}
 	for v := int64(0); v <= sc.Top; v += sc.Step {
 		y := round1(plotBottom - float64(v)/float64(sc.Top)*plotHeight)
-		c.YTicks = append(c.YTicks, chartTick{X: plotLeft - 5, Y: y, Label: axisLabel(v), Anchor: "end"})
+		c.YTicks = append(c.YTicks, chartTick{X: plotLeft - 5, Y: y, Label: m.axis(v), Anchor: "end"})
 	}
 	return c
 }

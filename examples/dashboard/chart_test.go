@@ -38,7 +38,7 @@ func TestChartsShareAScale(t *testing.T) {
 	if sc != (scale{1000, 250}) {
 		t.Fatalf("sharedScale = %+v, want 0 to 1000 by 250", sc)
 	}
-	a, b := newChart("big", "calls", big, sc), newChart("small", "calls", small, sc)
+	a, b := newChart("big", counted("calls"), big, sc), newChart("small", counted("calls"), small, sc)
 	if h := a.Bars[29].H; h != round1(870.0/1000*plotHeight) {
 		t.Errorf("870 of 1000 is %v high, want %v", h, round1(870.0/1000*plotHeight))
 	}

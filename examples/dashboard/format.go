@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/enrichmeter/enrichmeter/usage"
 )
 
 // commas writes n with thousands separators: 2279 as "2,279".
@@ -94,4 +96,84 @@ func ago(t, now time.Time) string {
 	default:
 		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
 	}
+}
+
+// dollars writes an amount of money for a person, to the cent, halves
+// rounded up: "$3.70", "$1,234.57"; "< $0.01" for a positive amount that
+// rounds to none. The exact amount (usage.Micros.String) goes in a title
+// beside it.
+func dollars(m usage.Micros) string {
+	sign := ""
+	if m < 0 {
+		sign, m = "-", -m
+	}
+	cents := (int64(m) + 5_000) / 10_000
+	if cents == 0 && m > 0 {
+		return "< $0.01"
+	}
+	return fmt.Sprintf("%s$%s.%02d", sign, commas(cents/100), cents%100)
+}
+
+// price writes a price exactly, with no zeros past the cents: "$3",
+// "$0.30", "$0.0125", "$1,000".
+func price(m usage.Micros) string {
+	whole, frac, _ := strings.Cut(decimal(m), ".")
+	n, _ := strconv.ParseInt(whole, 10, 64)
+	if frac != "" && len(frac) < 2 {
+		frac += "0"
+	}
+	if frac != "" {
+		frac = "." + frac
+	}
+	return "$" + commas(n) + frac
+}
+
+// decimal writes a positive amount exactly in dollars, as the flags take
+// it: "1000", "0.3", "0.0125".
+func decimal(m usage.Micros) string {
+	s := strconv.FormatInt(int64(m/usage.Dollar), 10)
+	if frac := strings.TrimRight(fmt.Sprintf("%06d", int64(m%usage.Dollar)), "0"); frac != "" {
+		s += "." + frac
+	}
+	return s
+}
+
+// moneyAxis writes a chart's tick of money, in micro-dollars, in a few
+// characters: $0, $2.5, $1.5k.
+func moneyAxis(m int64) string {
+	d := float64(m) / float64(usage.Dollar)
+	if d < 1000 {
+		return "$" + strconv.FormatFloat(d, 'f', -1, 64)
+	}
+	return "$" + strconv.FormatFloat(d/1000, 'f', -1, 64) + "k"
+}
+
+// atSecond writes a time after now to the second: "14:03:12 UTC" today, "Nov
+// 27 00:01:00 UTC" on a later day.
+func atSecond(t, now time.Time) string {
+	if t.UTC().Truncate(24 * time.Hour).Equal(now.UTC().Truncate(24 * time.Hour)) {
+		return t.UTC().Format("15:04:05 UTC")
+	}
+	return t.UTC().Format("Jan 2 15:04:05 UTC")
+}
+
+// until writes how long after now t is, to the second under an hour: "in
+// 40 s", "in 1 min 40 s", "in 2 min", "in 1 h 5 min".
+func until(t, now time.Time) string {
+	d := t.Sub(now).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("in %d s", max(int(d/time.Second), 0))
+	case d < time.Hour:
+		s := fmt.Sprintf("in %d min", int(d/time.Minute))
+		if sec := int(d % time.Minute / time.Second); sec > 0 {
+			s += fmt.Sprintf(" %d s", sec)
+		}
+		return s
+	}
+	s := fmt.Sprintf("in %d h", int(d/time.Hour))
+	if m := int(d % time.Hour / time.Minute); m > 0 {
+		s += fmt.Sprintf(" %d min", m)
+	}
+	return s
 }

@@ -21,6 +21,7 @@ import (
 // server holds what the dashboard's endpoints read.
 type server struct {
 	usage    *usage.Reader
+	prices   usage.Prices         // what usage prices with, for the page to say
 	statuses *sourcestatus.Reader // nil without PostgreSQL
 	table    string               // the statuses' table, for messages
 	// flagQuotas are the quotas -quota set; each replaces what the fleet's
@@ -37,6 +38,7 @@ var tokenCounters = []usage.Provider{
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/quota", s.quota)
+	mux.HandleFunc("GET /api/spend", s.spend)
 	mux.HandleFunc("GET /api/pipeline", s.pipeline)
 	mux.HandleFunc("GET /api/errors", s.errors)
 	mux.HandleFunc("GET /{$}", s.page)
@@ -48,20 +50,31 @@ type quotaCard struct {
 	Days      int             `json:"days"`
 	Providers []providerUsage `json:"providers"` // calls, in enrich.Providers order
 	Tokens    []providerUsage `json:"tokens"`    // Claude's token counters
-	// Problems names the entries the fleet's guards share that could not
-	// be read: a quota or an alert, left out.
+	// Money is what the others cost each day, in micro-dollars, at the
+	// reader's prices (usage.Money); left out, and named in Problems, when
+	// it cannot be read.
+	Money *providerUsage `json:"money,omitempty"`
+	// Pauses are the providers a usage.Limiter has paused across the
+	// fleet, and when each pause ends: those not ended yet.
+	Pauses map[string]time.Time `json:"pauses,omitempty"`
+	// Problems names the entries the fleet's guards and limiters share
+	// that could not be read, left out: a quota, an alert, a pause; and
+	// money, when its days cannot be read.
 	Problems []string `json:"problems,omitempty"`
 }
 
 type providerUsage struct {
 	Provider string       `json:"provider"`
-	Unit     string       `json:"unit"` // "calls" or "tokens"
+	Unit     string       `json:"unit"` // "calls", "tokens" or "micros" (of a dollar)
 	Today    int64        `json:"today"`
 	Daily    []dayCount   `json:"daily"` // oldest first, today last
 	Quota    *quotaInfo   `json:"quota,omitempty"`
 	Burn     *burn        `json:"burn,omitempty"`   // of Quota
 	Alerts   []firedAlert `json:"alerts,omitempty"` // fired by guards, oldest first
 	Reported *reported    `json:"reported,omitempty"`
+	// PausedUntil is when the pause a usage.Limiter holds the provider's
+	// calls in ends; left out when it is not paused.
+	PausedUntil *time.Time `json:"pausedUntil,omitempty"`
 }
 
 type dayCount struct {
@@ -131,10 +144,19 @@ func (s *server) quotaCard(ctx context.Context, days int) (quotaCard, error) {
 		return card, err
 	}
 	card.Problems = f.problems
+	for p, end := range f.pauses {
+		if card.Pauses == nil {
+			card.Pauses = map[string]time.Time{}
+		}
+		card.Pauses[string(p)] = end
+	}
 	for _, p := range enrich.Providers {
 		u, err := s.counter(ctx, p, "calls", days, f)
 		if err != nil {
 			return card, err
+		}
+		if end, ok := f.pauses[p]; ok {
+			u.PausedUntil = &end
 		}
 		rep, err := s.usage.Reported(ctx, p)
 		if err != nil {
@@ -151,6 +173,14 @@ func (s *server) quotaCard(ctx context.Context, days int) (quotaCard, error) {
 			return card, err
 		}
 		card.Tokens = append(card.Tokens, u)
+	}
+	// Money is read from every counter's breakdown by model, a hash per
+	// day any of whose entries can be malformed: it is left out rather
+	// than the card.
+	if u, err := s.counter(ctx, usage.Money, "micros", days, f); err != nil {
+		card.Problems = append(card.Problems, err.Error())
+	} else {
+		card.Money = &u
 	}
 	return card, nil
 }

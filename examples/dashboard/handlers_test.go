@@ -41,6 +41,7 @@ func newServer(t *testing.T) *server {
 	clock := func() time.Time { return now }
 	return &server{
 		usage:      usage.NewReader(rdb, usage.WithClock(clock)),
+		prices:     usage.DefaultPrices(),
 		flagQuotas: quotaFlag{usage.Exa: {Limit: 40, Period: usage.PerDay}},
 		table:      sourcestatus.DefaultTable,
 		now:        clock,
@@ -273,13 +274,23 @@ func TestPage(t *testing.T) {
 		"Apollo itself reports:</span> 412 requests left in 24 h · 48 requests left this minute",
 		"every provider on one scale (0 to 800 calls a day)",
 		"-postgres",
+		// The sample's limiter paused SEC EDGAR at now, for samplePause.
+		`<li class="warn"><a href="#row-edgar"><strong>SEC EDGAR is paused until 12:10:00 UTC (in 10 min):</strong> it answered HTTP 429 with Retry-After 600 s (just now); a usage.Limiter holds its calls across the fleet until then.</a></li>`,
+		`title="2026-11-26 12:10:00 UTC, in 10 min: it answered HTTP 429`,
+		`>Paused until 12:10:00 UTC</span>`,
+		// Its spend of three models and of no model, and its top spenders.
+		`<tr id="spend-model-claude-sonnet-4-5-20250929">`, `<tr id="spend-model-claude-opus-4-5-20251101">`,
+		`<tr id="spend-model-claude-haiku-4-5-20251001">`, `<tr id="spend-model-none">`,
+		`Claude&#39;s tokens at Anthropic&#39;s list prices of 2025-11-24`,
+		`<article class="row s-none" id="row-money">`,
+		`<h2 id="spenders-title">Top spenders</h2>`, `<td>1</td><th scope="row">acme</th>`, `<i>other</i>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %s", want)
 		}
 	}
-	if n := strings.Count(body, "<svg"); n != 9 {
-		t.Errorf("%d charts, want 9: 5 providers and 4 token counters", n)
+	if n := strings.Count(body, "<svg"); n != 10 {
+		t.Errorf("%d charts, want 10: 5 providers, 4 token counters and money", n)
 	}
 	for url, code := range map[string]int{"/?window=7d": 200, "/?window=2d": 400, "/nope": 404} {
 		if rec := get(t, h, url); rec.Code != code {
@@ -317,16 +328,19 @@ func TestPageWithStatuses(t *testing.T) {
 }
 
 // sampleServer returns the dashboard over a miniredis holding the sample
-// month up to now, and a client of that miniredis.
+// month up to now, and a client of that miniredis. The miniredis's clock
+// stands at now, so that the sample's pause ends samplePause after it.
 func sampleServer(t *testing.T) (*server, *redis.Client) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	mr := miniredis.RunT(t)
+	mr.SetTime(now)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	if err := seedSample(context.Background(), rdb, now); err != nil {
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return now }
-	return &server{usage: usage.NewReader(rdb, usage.WithClock(clock)), table: sourcestatus.DefaultTable, now: clock}, rdb
+	return &server{usage: usage.NewReader(rdb, usage.WithClock(clock)), prices: usage.DefaultPrices(), table: sourcestatus.DefaultTable, now: clock}, rdb
 }
 
 // outageAt is when outageServer's prospect i was enriched: one every 20
@@ -407,7 +421,7 @@ func outageServer(t *testing.T) (*server, []enrich.Prospect) {
 		t.Fatal(err)
 	}
 	return &server{
-		usage:    usage.NewReader(rdb, usage.WithClock(clock)),
+		usage: usage.NewReader(rdb, usage.WithClock(clock)), prices: usage.DefaultPrices(),
 		statuses: r, table: sourcestatus.DefaultTable, now: clock,
 	}, prospects
 }
@@ -732,7 +746,7 @@ func TestUnreadableSharedQuota(t *testing.T) {
 		t.Errorf("apollo's quota %s, exa's %s; want apollo's and none for exa", card.Providers[0].Quota, card.Providers[2].Quota)
 	}
 	body := get(t, h, "/").Body.String()
-	if want := `<li class="warn"><a href="#quota"><strong>Shared quotas or alerts unreadable, left out:</strong> usage: entry exa of {api_usage}:quotas: period &#34;week&#34; is neither day nor month.</a></li>`; !strings.Contains(body, want) {
+	if want := `<li class="warn"><a href="#quota"><strong>Shared quotas, alerts or pauses unreadable, left out:</strong> usage: entry exa of {api_usage}:quotas: period &#34;week&#34; is neither day nor month.</a></li>`; !strings.Contains(body, want) {
 		t.Errorf("the page lacks %s", want)
 	}
 }

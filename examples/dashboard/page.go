@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/enrichmeter/enrichmeter/sourcestatus"
+	"github.com/enrichmeter/enrichmeter/usage"
 )
 
 // The page is drawn on the server from the same cards the JSON endpoints
@@ -49,6 +50,13 @@ type pageView struct {
 	Tokens        []rowView
 	CallsScale    string // "0 to 1,000 calls a day"
 	TokensScale   string
+	Pauses        []pauseView // providers a limiter holds, the soonest end first
+	Money         *rowView    // what the counters cost, as a row like theirs
+	MoneyScale    string      // "0 to $10 a day"
+
+	Spend         spendView
+	SpendErr      string
+	SpendProblems []string // entries of the breakdowns that could not be read
 
 	Postgres    bool   // false: the statuses' cards say how to turn them on
 	Table       string // the statuses' table
@@ -81,6 +89,7 @@ var levels = []string{"bad", "warn", "ok"}
 var bannerKinds = []func(v *pageView) []banner{
 	unreadableBanners, // a card that could not be read
 	sourceBanners,     // a source failing or circuit-open above sourceAlarms
+	pauseBanners,      // a provider paused across the fleet
 	quotaBanners,      // a quota used up, or on course to run out
 	failureBanners,    // failures below sourceAlarms
 }
@@ -98,7 +107,20 @@ type rowView struct {
 	Origin   origin      // where its quota came from
 	Alerts   []alertView // the alerts guards fired this period
 	Reported *reportedView
+	Paused   *pauseView // the pause a limiter holds its calls in, if any
 	Chart    chart
+}
+
+// pauseView is a provider a usage.Limiter has paused across the fleet.
+type pauseView struct {
+	Provider string
+	Name     string // "SEC EDGAR"
+	Anchor   string // its row's id, or the card's
+	Until    string // "14:03:12 UTC"
+	In       string // "in 1 min 40 s"
+	Exact    string // "2026-11-26 14:03:12 UTC"
+	Why      string // what is known of the cause, in a sentence
+	end      time.Time
 }
 
 // origin says where a row's quota came from, or that it has none, in
@@ -201,8 +223,25 @@ func (s *server) pageView(ctx context.Context, win window) pageView {
 		v.QuotaErr = err.Error()
 	} else {
 		v.QuotaProblems = card.Problems
+		v.Pauses = pauses(card, now)
 		v.Calls, v.CallsScale = rows(card.Providers, now)
 		v.Tokens, v.TokensScale = rows(card.Tokens, now)
+		for i, row := range v.Calls {
+			if j := slices.IndexFunc(v.Pauses, func(p pauseView) bool { return "row-"+p.Provider == row.ID }); j >= 0 {
+				v.Calls[i].Paused = &v.Pauses[j]
+			}
+		}
+		if card.Money != nil {
+			var money []rowView
+			money, v.MoneyScale = rows([]providerUsage{*card.Money}, now)
+			v.Money = &money[0]
+		}
+	}
+	if card, err := s.spendCard(ctx); err != nil {
+		v.SpendErr = err.Error()
+	} else {
+		v.SpendProblems = card.Problems
+		v.Spend = s.spendView(card)
 	}
 
 	if s.statuses != nil {
@@ -247,7 +286,13 @@ func unreadableBanners(v *pageView) []banner {
 		out = append(out, banner{Level: "bad", Column: "quota", Anchor: "quota", Head: "Usage unreadable:", Text: v.QuotaErr})
 	}
 	if len(v.QuotaProblems) > 0 {
-		out = append(out, banner{Level: "warn", Column: "quota", Anchor: "quota", Head: "Shared quotas or alerts unreadable, left out:", Text: strings.Join(v.QuotaProblems, "; ") + "."})
+		out = append(out, banner{Level: "warn", Column: "quota", Anchor: "quota", Head: "Shared quotas, alerts or pauses unreadable, left out:", Text: strings.Join(v.QuotaProblems, "; ") + "."})
+	}
+	if v.SpendErr != "" {
+		out = append(out, banner{Level: "bad", Column: "quota", Anchor: "spend", Head: "Spend unreadable:", Text: v.SpendErr})
+	}
+	if len(v.SpendProblems) > 0 {
+		out = append(out, banner{Level: "warn", Column: "quota", Anchor: "spend", Head: "Spend partly unreadable, left out:", Text: strings.Join(v.SpendProblems, "; ") + "."})
 	}
 	if v.PipelineErr != "" || v.FeedErr != "" {
 		out = append(out, banner{Level: "bad", Column: "statuses", Anchor: "pipeline", Head: "Source statuses unreadable:", Text: "the Enrichment Pipeline card says why."})
@@ -255,10 +300,53 @@ func unreadableBanners(v *pageView) []banner {
 	return out
 }
 
+// pauseBanners names the providers a limiter holds, and until when.
+func pauseBanners(v *pageView) []banner {
+	var out []banner
+	for _, p := range v.Pauses {
+		out = append(out, banner{Level: "warn", Column: "quota", Anchor: p.Anchor, Head: p.Name + " is paused until " + p.Until + " (" + p.In + "):", Text: p.Why})
+	}
+	return out
+}
+
+// pauses says the card's pauses, the soonest end first: until when, and
+// why, as far as the provider's own last report tells.
+func pauses(card quotaCard, now time.Time) []pauseView {
+	var out []pauseView
+	for _, p := range slices.Sorted(maps.Keys(card.Pauses)) {
+		end := card.Pauses[p]
+		v := pauseView{
+			Provider: p, Name: cmp.Or(names[p], p), Anchor: "quota",
+			Until: atSecond(end, now), In: until(end, now), Exact: exact(end), end: end,
+			Why: "a usage.Limiter holds its calls across the fleet until then, as a 429 or a Retry-After asks.",
+		}
+		if i := slices.IndexFunc(card.Providers, func(u providerUsage) bool { return u.Provider == p }); i >= 0 {
+			v.Anchor = "row-" + p
+			if r := card.Providers[i].Reported; r != nil && (r.Status == http.StatusTooManyRequests || r.Values["retry-after"] != "") {
+				answer := fmt.Sprintf("HTTP %d", r.Status)
+				if ra := r.Values["retry-after"]; ra != "" {
+					if _, err := strconv.Atoi(ra); err == nil {
+						ra += " s"
+					}
+					answer += " with Retry-After " + ra
+				}
+				v.Why = fmt.Sprintf("it answered %s (%s); a usage.Limiter holds its calls across the fleet until then.", answer, ago(r.At, now))
+			}
+		}
+		out = append(out, v)
+	}
+	slices.SortStableFunc(out, func(a, b pauseView) int { return a.end.Compare(b.end) })
+	return out
+}
+
 // quotaBanners names the quotas that are used up or on course to run out.
 func quotaBanners(v *pageView) []banner {
 	var out []banner
-	for _, row := range slices.Concat(v.Calls, v.Tokens) {
+	rows := slices.Concat(v.Calls, v.Tokens)
+	if v.Money != nil {
+		rows = append(rows, *v.Money)
+	}
+	for _, row := range rows {
 		if b, ok := row.banner(); ok {
 			out = append(out, b)
 		}
@@ -302,7 +390,7 @@ func failureBanners(v *pageView) []banner {
 // cardOrder places the page's two columns when they stack on a narrow
 // screen: those a banner is about first, worst first, the statuses before
 // the quotas on a tie (they are short, and say what fails now, where the
-// quota card is nine 30-day charts long); the others in the page's order.
+// quota card is ten 30-day charts long); the others in the page's order.
 func cardOrder(banners []banner) map[string]int {
 	worst := map[string]int{} // the worst level of a column's banners
 	for _, b := range banners {
@@ -373,8 +461,42 @@ func percent(n, total int64) int64 { return (n*200 + total) / (total * 2) }
 // names are how the page names the counters.
 var names = map[string]string{
 	"apollo": "Apollo", "contactout": "ContactOut", "exa": "Exa", "edgar": "SEC EDGAR", "claude": "Claude",
-	"claude_input_tokens": "Claude input tokens", "claude_output_tokens": "Claude output tokens",
+	"money": "Total spend", "claude_input_tokens": "Claude input tokens", "claude_output_tokens": "Claude output tokens",
 	"claude_cache_read_tokens": "Claude cache-read tokens", "claude_cache_write_tokens": "Claude cache-write tokens",
+}
+
+// A measure writes a counter's amounts: calls and tokens as counts, money
+// in dollars.
+type measure struct {
+	unit  string             // after an amount: "calls", "input tokens", "spent"
+	short func(int64) string // at a glance: "13.5 M", "$3.70"
+	exact func(int64) string // on hover: "13,512,345", "$3.703701"
+	axis  func(int64) string // a chart's tick: "2.5M", "$2.5"
+}
+
+// counted is the measure of a count of unit.
+func counted(unit string) measure {
+	return measure{unit: unit, short: count, exact: commas, axis: axisLabel}
+}
+
+// spent is the measure of money, in micro-dollars.
+var spent = measure{
+	unit:  "spent",
+	short: func(n int64) string { return dollars(usage.Micros(n)) },
+	exact: func(n int64) string { return usage.Micros(n).String() },
+	axis:  moneyAxis,
+}
+
+// measureOf returns the measure of a counter of unit ("calls", "tokens" or
+// "micros") named name.
+func measureOf(unit, name string) measure {
+	switch unit {
+	case "micros":
+		return spent
+	case "tokens": // which tokens: "input tokens"
+		return counted(strings.TrimPrefix(name, "Claude "))
+	}
+	return counted(unit)
 }
 
 // rows turns counters into the card's rows, their charts on one scale, and
@@ -392,29 +514,29 @@ func rows(counters []providerUsage, now time.Time) ([]rowView, string) {
 	for i, u := range counters {
 		out[i] = row(u, sc, now)
 	}
+	if counters[0].Unit == "micros" {
+		return out, fmt.Sprintf("0 to %s a day", dollars(usage.Micros(sc.Top)))
+	}
 	return out, fmt.Sprintf("0 to %s %s a day", count(sc.Top), counters[0].Unit)
 }
 
 func row(u providerUsage, sc scale, now time.Time) rowView {
 	name := cmp.Or(names[u.Provider], u.Provider)
-	unit := u.Unit // "calls", or which tokens: "input tokens"
-	if unit == "tokens" {
-		unit = strings.TrimPrefix(name, "Claude ")
-	}
+	m := measureOf(u.Unit, name)
 	what := name // what the chart counts
 	if u.Unit == "calls" {
 		what += " calls"
 	}
 	v := rowView{
 		ID: "row-" + u.Provider, Name: name,
-		Chart: newChart(fmt.Sprintf("%s per day, last %d days", what, len(u.Daily)), u.Unit, u.Daily, sc),
+		Chart: newChart(fmt.Sprintf("%s per day, last %d days", what, len(u.Daily)), m, u.Daily, sc),
 	}
 	if u.Reported != nil {
 		v.Reported = reportedOf(name, *u.Reported, now)
 	}
-	v.Origin = originOf(u, unit, now)
+	v.Origin = originOf(u, m.unit, now)
 	for _, a := range u.Alerts {
-		v.Alerts = append(v.Alerts, alertOf(a, u.Quota, unit))
+		v.Alerts = append(v.Alerts, alertOf(a, u.Quota, m.unit))
 	}
 	b := u.Burn
 	if b == nil {
@@ -423,11 +545,11 @@ func row(u providerUsage, sc scale, now time.Time) rowView {
 			total += d.Count
 		}
 		v.State, v.Badge = "none", "No quota set"
-		v.Caption = fmt.Sprintf("%s %s in the last %d days", count(total), unit, len(u.Daily))
+		v.Caption = fmt.Sprintf("%s %s in the last %d days", m.short(total), m.unit, len(u.Daily))
 		v.Stats = []stat{
-			{"Today so far", count(u.Today), commas(u.Today)},
-			{fmt.Sprintf("Last %d days", len(u.Daily)), count(total), commas(total)},
-			{"Average per day", count(total / int64(max(len(u.Daily), 1))), fmt.Sprintf("over the last %d days", len(u.Daily))},
+			{"Today so far", m.short(u.Today), m.exact(u.Today)},
+			{fmt.Sprintf("Last %d days", len(u.Daily)), m.short(total), m.exact(total)},
+			{"Average per day", m.short(total / int64(max(len(u.Daily), 1))), fmt.Sprintf("over the last %d days", len(u.Daily))},
 		}
 		return v
 	}
@@ -438,13 +560,13 @@ func row(u providerUsage, sc scale, now time.Time) rowView {
 	}
 	share := float64(b.Used) / float64(b.Limit) * 100
 	v.State = b.State
-	v.Caption = fmt.Sprintf("%s of %s %s %s (%.0f %%)", count(b.Used), count(b.Limit), unit, period, share)
+	v.Caption = fmt.Sprintf("%s of %s %s %s (%.0f %%)", m.short(b.Used), m.short(b.Limit), m.unit, period, share)
 	v.Bar = template.CSS(fmt.Sprintf("width: %.1f%%", min(share, 100)))
 	runsOut := stat{"Runs out", "not this period", "at the average daily burn, the quota lasts until it resets"}
 	switch b.State {
 	case stateOver:
-		v.Badge, v.Alert = "Over quota by "+count(b.Over), "over quota by "+count(b.Over)
-		runsOut = stat{"Ran out", "already", fmt.Sprintf("%s past the limit of %s", commas(b.Over), commas(b.Limit))}
+		v.Badge, v.Alert = "Over quota by "+m.short(b.Over), "over quota by "+m.short(b.Over)
+		runsOut = stat{"Ran out", "already", fmt.Sprintf("%s past the limit of %s", m.exact(b.Over), m.exact(b.Limit))}
 	case stateUsedUp:
 		v.Badge, v.Alert = "Quota used up", "has used its whole quota"
 		runsOut = stat{"Ran out", "already", "nothing left until the quota resets"}
@@ -454,15 +576,15 @@ func row(u providerUsage, sc scale, now time.Time) rowView {
 	default:
 		v.Badge = "On track"
 	}
-	remaining := stat{"Remaining", count(b.Remaining), commas(b.Remaining)}
+	remaining := stat{"Remaining", m.short(b.Remaining), m.exact(b.Remaining)}
 	if b.Over > 0 {
-		remaining = stat{"Remaining", "0", commas(b.Over) + " past the limit"}
+		remaining = stat{"Remaining", m.short(0), m.exact(b.Over) + " past the limit"}
 	}
 	v.Stats = []stat{
-		{"Used " + period, count(b.Used), commas(b.Used)},
-		{"Limit", count(b.Limit), commas(b.Limit) + " per " + b.Period},
+		{"Used " + period, m.short(b.Used), m.exact(b.Used)},
+		{"Limit", m.short(b.Limit), m.exact(b.Limit) + " per " + b.Period},
 		remaining,
-		{"Average per day", count(int64(b.DailyAverage + 0.5)), "over the last 7 days"},
+		{"Average per day", m.short(int64(b.DailyAverage + 0.5)), "over the last 7 days"},
 		runsOut,
 		{"Resets", resets, exact(b.PeriodEnd)},
 	}
@@ -473,8 +595,12 @@ func row(u providerUsage, sc scale, now time.Time) rowView {
 func originOf(u providerUsage, unit string, now time.Time) origin {
 	q := u.Quota
 	switch {
+	case q == nil && u.Provider == string(usage.Money):
+		return origin{Text: "No quota: ", Code: "-quota money=DOLLARS/month", After: " (or /day) sets one here."}
 	case q == nil:
 		return origin{Text: "No guard shares a quota for it; ", Code: "-quota " + u.Provider + "=LIMIT/month", After: " (or /day) sets one here."}
+	case q.Source == fromFlag && u.Provider == string(usage.Money):
+		return origin{Text: "Quota set by ", Code: "-quota", After: "."}
 	case q.Source == fromFlag && q.Overrides == nil:
 		return origin{Text: "Quota set by ", Code: "-quota", After: "; no guard shares one for it."}
 	case q.Source == fromFlag:

@@ -199,3 +199,28 @@ func TestAlertOf(t *testing.T) {
 		}
 	}
 }
+
+// TestPauses says each pause, the soonest end first, with what the
+// provider's last answer tells of its cause; a pause of a provider without a
+// row links to the card.
+func TestPauses(t *testing.T) {
+	card := quotaCard{
+		Pauses: map[string]time.Time{"edgar": now.Add(100 * time.Second), "exa": now.Add(65 * time.Minute), "acme_api": now.Add(30 * time.Second)},
+		Providers: []providerUsage{
+			{Provider: "edgar", Reported: &reported{At: now.Add(-20 * time.Second), Status: 429, Values: map[string]string{"retry-after": "100"}}},
+			{Provider: "exa", Reported: &reported{At: now.Add(-2 * time.Minute), Status: 503, Values: map[string]string{"retry-after": "Thu, 26 Nov 2026 13:05:00 GMT"}}},
+		},
+	}
+	var got []string
+	for _, p := range pauses(card, now) {
+		got = append(got, fmt.Sprintf("%s #%s %s (%s): %s [%s]", p.Name, p.Anchor, p.Until, p.In, p.Why, p.Exact))
+	}
+	want := []string{
+		"acme_api #quota 12:00:30 UTC (in 30 s): a usage.Limiter holds its calls across the fleet until then, as a 429 or a Retry-After asks. [2026-11-26 12:00:30 UTC]",
+		"SEC EDGAR #row-edgar 12:01:40 UTC (in 1 min 40 s): it answered HTTP 429 with Retry-After 100 s (just now); a usage.Limiter holds its calls across the fleet until then. [2026-11-26 12:01:40 UTC]",
+		"Exa #row-exa 13:05:00 UTC (in 1 h 5 min): it answered HTTP 503 with Retry-After Thu, 26 Nov 2026 13:05:00 GMT (2 min ago); a usage.Limiter holds its calls across the fleet until then. [2026-11-26 13:05:00 UTC]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pauses =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -20,18 +20,24 @@ import (
 )
 
 // quotaFlag is the repeatable -quota flag: provider=limit/day or
-// provider=limit/month[@day the month starts], such as apollo=10000/month@15.
+// provider=limit/month[@day the month starts], such as apollo=10000/month@15;
+// money's limit is in dollars, to the micro-dollar (money=500/month), and
+// held in usage.Micros, as usage.Reader.Burn of usage.Money counts it.
 type quotaFlag map[usage.Provider]usage.Quota
 
 // quotaSyntax says what -quota takes, for its errors and its usage line.
-const quotaSyntax = "provider=limit/day or provider=limit/month[@day it starts, 1 to 31], such as apollo=10000/month@15"
+const quotaSyntax = "provider=limit/day or provider=limit/month[@day it starts, 1 to 31], such as apollo=10000/month@15; money's limit in dollars: money=500/month"
 
 // String returns the quotas as the flag takes them, in provider order.
 func (f quotaFlag) String() string {
 	parts := make([]string, 0, len(f))
 	for _, p := range slices.Sorted(maps.Keys(f)) {
 		q := f[p]
-		part := fmt.Sprintf("%s=%d/%s", p, q.Limit, q.Period)
+		limit := strconv.FormatInt(q.Limit, 10)
+		if p == usage.Money {
+			limit = decimal(usage.Micros(q.Limit))
+		}
+		part := fmt.Sprintf("%s=%s/%s", p, limit, q.Period)
 		if q.Period == usage.PerMonth {
 			part += "@" + strconv.Itoa(max(q.AnchorDay, 1))
 		}
@@ -72,7 +78,13 @@ func parseQuota(v string) (usage.Provider, usage.Quota, error) {
 	}
 	q := usage.Quota{}
 	var err error
-	if q.Limit, err = strconv.ParseInt(limit, 10, 64); err != nil || q.Limit <= 0 {
+	if p == usage.Money {
+		m, err := parseDollars(limit)
+		if err != nil {
+			return bad("money's limit: %v", err)
+		}
+		q.Limit = int64(m)
+	} else if q.Limit, err = strconv.ParseInt(limit, 10, 64); err != nil || q.Limit <= 0 {
 		return bad("limit %q is not a positive integer", limit)
 	}
 	period, anchor, hasAnchor := strings.Cut(period, "@")
@@ -105,15 +117,18 @@ const (
 // guard still enforces it: guards write theirs again every hour.
 const staleAfter = 2 * time.Hour
 
-// fleet is what the fleet's guards share in Redis, read once per load.
+// fleet is what the fleet's guards and limiters share in Redis, read once
+// per load.
 type fleet struct {
 	quotas   map[usage.Provider]usage.SharedQuota
 	alerts   map[usage.Provider][]usage.FiredAlert // oldest first
+	pauses   map[usage.Provider]time.Time          // the limiters' pauses not ended: when each ends
 	problems []string                              // shared entries that could not be read, each named
 }
 
-// readFleet reads what the fleet's guards share. An entry that cannot be
-// read is left out and named in problems; a read that fails is an error.
+// readFleet reads what the fleet's guards and limiters share. An entry that
+// cannot be read is left out and named in problems; a read that fails is an
+// error.
 func (s *server) readFleet(ctx context.Context) (fleet, error) {
 	f := fleet{alerts: map[usage.Provider][]usage.FiredAlert{}}
 	quotas, err := s.usage.Quotas(ctx)
@@ -129,12 +144,18 @@ func (s *server) readFleet(ctx context.Context) (fleet, error) {
 	for _, a := range alerts {
 		f.alerts[a.Provider] = append(f.alerts[a.Provider], a)
 	}
+	pauses, err := s.usage.Pauses(ctx)
+	if err != nil && !entriesFailed(err) {
+		return f, err
+	}
+	f.pauses, f.problems = pauses, appendProblems(f.problems, err)
 	return f, nil
 }
 
-// entriesFailed reports whether err, from Reader.Quotas or Reader.Alerts,
-// names entries that could not be read (each a *usage.EntryError), the
-// others being returned, rather than the read failing.
+// entriesFailed reports whether err, from Reader.Quotas, Reader.Alerts or
+// Reader.Pauses, names entries that could not be read (each a
+// *usage.EntryError), the others being returned, rather than the read
+// failing.
 func entriesFailed(err error) bool {
 	var e *usage.EntryError
 	return errors.As(err, &e)

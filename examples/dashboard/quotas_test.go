@@ -18,6 +18,12 @@ func TestParseQuota(t *testing.T) {
 		{"apollo=10000/month", usage.Apollo, usage.Quota{Limit: 10_000, Period: usage.PerMonth, AnchorDay: 1}, ""},
 		{"exa=1000/day", usage.Exa, usage.Quota{Limit: 1000, Period: usage.PerDay}, ""},
 		{"claude_input_tokens=18000000/month@31", usage.ClaudeInputTokens, usage.Quota{Limit: 18_000_000, Period: usage.PerMonth, AnchorDay: 31}, ""},
+		{"money=500/month", usage.Money, usage.Quota{Limit: int64(500 * usage.Dollar), Period: usage.PerMonth, AnchorDay: 1}, ""},
+		{"money=0.5/day", usage.Money, usage.Quota{Limit: 500_000, Period: usage.PerDay}, ""},
+		{"money=1.0000001/month", "", usage.Quota{}, "finer than a micro-dollar"},
+		{"money=0/month", "", usage.Quota{}, "money's limit"},
+		{"money=$500/month", "", usage.Quota{}, "money's limit"},
+		{"apollo=0.5/day", "", usage.Quota{}, "not a positive integer"},
 		{"apollo", "", usage.Quota{}, "no ="},
 		{"Apollo=10/day", "", usage.Quota{}, "Apollo"},
 		{"=10/day", "", usage.Quota{}, "provider"},
@@ -45,15 +51,18 @@ func TestParseQuota(t *testing.T) {
 // TestQuotaFlag reads -quota as the command line gives it: repeated, each
 // provider once.
 func TestQuotaFlag(t *testing.T) {
-	c, err := parseFlags([]string{"-quota", "exa=1000/day", "-quota", "apollo=10000/month@15"})
+	c, err := parseFlags([]string{"-quota", "exa=1000/day", "-quota", "apollo=10000/month@15", "-quota", "money=499.99/month"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := quotaFlag{usage.Exa: {Limit: 1000, Period: usage.PerDay}, usage.Apollo: {Limit: 10_000, Period: usage.PerMonth, AnchorDay: 15}}
-	if len(c.quotas) != len(want) || c.quotas[usage.Exa] != want[usage.Exa] || c.quotas[usage.Apollo] != want[usage.Apollo] {
-		t.Errorf("-quota twice = %v, want %v", c.quotas, want)
+	want := quotaFlag{
+		usage.Exa: {Limit: 1000, Period: usage.PerDay}, usage.Apollo: {Limit: 10_000, Period: usage.PerMonth, AnchorDay: 15},
+		usage.Money: {Limit: 499_990_000, Period: usage.PerMonth, AnchorDay: 1}, // micro-dollars
 	}
-	if got := c.quotas.String(); got != "apollo=10000/month@15 exa=1000/day" {
+	if len(c.quotas) != len(want) || c.quotas[usage.Exa] != want[usage.Exa] || c.quotas[usage.Apollo] != want[usage.Apollo] || c.quotas[usage.Money] != want[usage.Money] {
+		t.Errorf("-quota thrice = %v, want %v", c.quotas, want)
+	}
+	if got := c.quotas.String(); got != "apollo=10000/month@15 exa=1000/day money=499.99/month@1" {
 		t.Errorf("String() = %q", got)
 	}
 	if c, err := parseFlags(nil); err != nil || len(c.quotas) != 0 {

@@ -3,8 +3,12 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,16 +49,52 @@ var (
 // past its 2,000.
 const sampleContactOut = 2279
 
-// seedSample writes sampleDays of made-up daily counts up to now into rdb, as
-// trackers would have: quieter weekends, a slow rise, today only as far as
-// the day has gone, ContactOut over its quota, Claude's input tokens on
-// course to run out of sampleQuotas' allowance whatever day of the month now
-// is, and Apollo's own report of what is left. The counts depend only on now.
-// Then a usage.Guard that enforces sampleQuotas refreshes once, as a
-// service's guard does at start-up: it shares the quotas in Redis, written
-// at now, and records the alerts it fires, such as ContactOut's 80 % and
-// 100 %.
+// seedSample writes sampleDays of made-up daily counts up to now into rdb
+// (seedCounts), as trackers would have, and the last breakDownDays of them
+// by Claude's model and by subject (breakDown), through a tracker's
+// Meter.Model and Meter.For: the spend and the top spenders are priced from
+// them. Then, as a service does at start-up, it records
+// Apollo's own report of what is left and SEC EDGAR's 429, runs a
+// usage.Guard that enforces sampleQuotas for one refresh, which shares the
+// quotas in Redis, written at now, and records the alerts it fires (such as
+// ContactOut's 80 % and 100 %), and pauses SEC EDGAR through a
+// usage.Limiter for samplePause from Redis's clock.
 func seedSample(ctx context.Context, rdb *redis.Client, now time.Time) error {
+	counts, err := seedCounts(ctx, rdb, now)
+	if err != nil {
+		return err
+	}
+	if err := breakDown(ctx, rdb, now, counts); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return now }))
+	tracker.SetReported(usage.Apollo, usage.Reported{At: now.Add(-4 * time.Minute), Status: 200, Values: map[string]string{
+		"x-rate-limit-24-hour": "600", "x-24-hour-usage": "188", "x-24-hour-requests-left": "412",
+		"x-rate-limit-minute": "50", "x-minute-usage": "2", "x-minute-requests-left": "48",
+	}})
+	tracker.SetReported(usage.EDGAR, usage.Reported{At: now, Status: 429, Values: map[string]string{
+		"retry-after": strconv.Itoa(int(samplePause / time.Second)),
+	}})
+	err = tracker.Flush(ctx)
+	if err == nil {
+		err = shareQuotas(ctx, tracker)
+	}
+	if err == nil {
+		err = pause(ctx, rdb, tracker, usage.EDGAR, samplePause)
+	}
+	if err := cmp.Or(err, tracker.Close(ctx)); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	return nil
+}
+
+// seedCounts writes sampleDays of made-up daily counts up to now into rdb
+// and returns them, by key: quieter weekends, a slow rise, today only as far
+// as the day has gone, ContactOut over its quota, Claude's input tokens on
+// course to run out of sampleQuotas' allowance whatever day of the month now
+// is. The counts depend only on now.
+func seedCounts(ctx context.Context, rdb *redis.Client, now time.Time) (map[string]int64, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	counts := map[string]int64{}
 	for d := range sampleDays {
@@ -74,7 +114,7 @@ func seedSample(ctx context.Context, rdb *redis.Client, now time.Time) error {
 		}
 	}
 	if err := overQuota(ctx, rdb, now, counts); err != nil {
-		return err
+		return nil, err
 	}
 	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for k, n := range counts {
@@ -83,25 +123,12 @@ func seedSample(ctx context.Context, rdb *redis.Client, now time.Time) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+		return nil, fmt.Errorf("seed: %w", err)
 	}
 	if err := runOutMidway(ctx, rdb, now, counts, usage.ClaudeInputTokens); err != nil {
-		return err
+		return nil, err
 	}
-
-	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return now }))
-	tracker.SetReported(usage.Apollo, usage.Reported{At: now.Add(-4 * time.Minute), Status: 200, Values: map[string]string{
-		"x-rate-limit-24-hour": "600", "x-24-hour-usage": "188", "x-24-hour-requests-left": "412",
-		"x-rate-limit-minute": "50", "x-minute-usage": "2", "x-minute-requests-left": "48",
-	}})
-	err = tracker.Flush(ctx)
-	if err == nil {
-		err = shareQuotas(ctx, tracker)
-	}
-	if err := cmp.Or(err, tracker.Close(ctx)); err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	return nil
+	return counts, nil
 }
 
 // shareQuotas runs a guard that enforces sampleQuotas on tracker for one
@@ -156,7 +183,8 @@ func runOutMidway(ctx context.Context, rdb *redis.Client, now time.Time, counts 
 	_, err = rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for d := range sampleDays {
 			k := usage.Key(p, now.AddDate(0, 0, -d))
-			pipe.Set(ctx, k, int64(float64(counts[k])*f), usage.DefaultTTL)
+			counts[k] = int64(float64(counts[k]) * f)
+			pipe.Set(ctx, k, counts[k], usage.DefaultTTL)
 		}
 		return nil
 	})
@@ -164,4 +192,167 @@ func runOutMidway(ctx context.Context, rdb *redis.Client, now time.Time, counts 
 		return fmt.Errorf("seed: %w", err)
 	}
 	return nil
+}
+
+// The sample's breakdowns: Claude's models, and the subjects (the
+// platform's customers) calls and tokens were for.
+var (
+	sampleModels = []string{"claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001", "claude-opus-4-5-20251101"}
+	// sampleSubjects are the customers, the busiest first, each with its
+	// share of the calls and its mix of sampleModels, in tenths of a percent.
+	sampleSubjects = []struct {
+		name   string
+		weight int64
+		models [3]int64
+	}{
+		{"acme", 300, [3]int64{720, 200, 80}},
+		{"globex", 180, [3]int64{450, 50, 500}},
+		{"initech", 120, [3]int64{300, 700, 0}},
+		{"umbrella", 90, [3]int64{720, 200, 80}},
+		{"hooli", 70, [3]int64{600, 100, 300}},
+		{"stark", 60, [3]int64{720, 200, 80}},
+		{"wayne", 50, [3]int64{900, 100, 0}},
+		{"wonka", 40, [3]int64{200, 800, 0}},
+		{"tyrell", 30, [3]int64{720, 200, 80}},
+		{"soylent", 25, [3]int64{720, 200, 80}},
+		{"cyberdyne", 15, [3]int64{720, 200, 80}},
+		{"aperture", 10, [3]int64{720, 200, 80}},
+		{"oscorp", 10, [3]int64{720, 200, 80}},
+		{"vandelay", 10, [3]int64{720, 200, 80}},
+	}
+)
+
+// sampleSubjectLimit is the sample tracker's daily limit of subjects
+// (usage.WithSubjectLimit): the last of sampleSubjects count as "other".
+const sampleSubjectLimit = 10
+
+// samplePause is how long the sample's limiter pauses SEC EDGAR, as a 429
+// with Retry-After of 600 asks: it shows for the first 10 minutes the
+// sample is served.
+const samplePause = 10 * time.Minute
+
+// breakDownDays is how many days back the sample's breakdowns reach: the
+// month so far, and the 30 days of the money chart and the top spenders.
+const breakDownDays = 31
+
+// breakDown counts the sample's calls and tokens of the last breakDownDays,
+// already in counts and in rdb, by subject and Claude's by model too,
+// through a usage.Tracker as a service's does (Meter.Model, Meter.For), a
+// day at a time, with sampleSubjectLimit subjects a day. It first sets each
+// counter to what is not broken down, so that the counters end where counts
+// says: 5 % of the calls for no subject, 2 % of the tokens for no model.
+func breakDown(ctx context.Context, rdb *redis.Client, now time.Time, counts map[string]int64) error {
+	type part struct {
+		model, subject string
+		n              int64
+	}
+	parts := map[string][]part{} // by key
+	rest := map[string]int64{}   // by key: counted for no model and no subject
+	for d := range breakDownDays {
+		t := now.AddDate(0, 0, -d)
+		for _, p := range slices.Concat(enrich.Providers, tokenCounters) {
+			k := usage.Key(p, t)
+			n := counts[k]
+			withModel := p == usage.Claude || slices.Contains(tokenCounters, p)
+			rest[k] = n * 5 / 100
+			if withModel && p != usage.Claude {
+				rest[k] = n * 2 / 100
+			}
+			var weights []int64
+			var each []part
+			for _, s := range sampleSubjects {
+				if !withModel {
+					weights, each = append(weights, s.weight), append(each, part{subject: s.name})
+					continue
+				}
+				for i, m := range sampleModels {
+					weights, each = append(weights, s.weight*s.models[i]), append(each, part{model: m, subject: s.name})
+				}
+			}
+			for i, n := range split(n-rest[k], weights) {
+				each[i].n = n
+			}
+			parts[k] = each
+		}
+	}
+	_, err := rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for k, n := range rest {
+			pipe.Set(ctx, k, n, usage.DefaultTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	var at atomic.Int64 // the tracker's clock, in Unix nanoseconds
+	tracker := usage.NewTracker(rdb, usage.WithClock(func() time.Time { return time.Unix(0, at.Load()).UTC() }),
+		usage.WithSubjectLimit(sampleSubjectLimit), usage.WithFlushInterval(time.Hour))
+	meters := map[usage.Provider]*usage.Meter{}
+	for d := breakDownDays - 1; d >= 0; d-- {
+		t := now.AddDate(0, 0, -d)
+		at.Store(t.UnixNano())
+		for _, p := range slices.Concat(enrich.Providers, tokenCounters) {
+			if meters[p] == nil {
+				meters[p] = tracker.Meter(p)
+			}
+			for _, x := range parts[usage.Key(p, t)] {
+				if x.n > 0 {
+					meters[p].Model(x.model).For(x.subject).Add(x.n)
+				}
+			}
+		}
+	}
+	err = tracker.Flush(ctx)
+	if st := tracker.Stats(); err == nil && st.Dropped > 0 {
+		err = fmt.Errorf("the breakdown's tracker dropped %d counts", st.Dropped)
+	}
+	return cmp.Or(err, tracker.Close(ctx))
+}
+
+// split divides n in parts proportional to weights, exactly: the remainder
+// of the rounding goes to the first part.
+func split(n int64, weights []int64) []int64 {
+	var sum int64
+	for _, w := range weights {
+		sum += w
+	}
+	out := make([]int64, len(weights))
+	left := n
+	for i, w := range weights {
+		out[i] = n * w / max(sum, 1)
+		left -= out[i]
+	}
+	if len(out) > 0 {
+		out[0] += left
+	}
+	return out
+}
+
+// pause pauses p across the fleet for d through a usage.Limiter on tracker,
+// whose Redis rdb is, as the providers package does on a 429 with
+// Retry-After, and returns once the pause is in Redis. Its end is d after
+// Redis's clock.
+func pause(ctx context.Context, rdb *redis.Client, tracker *usage.Tracker, p usage.Provider, d time.Duration) error {
+	l, err := usage.NewLimiter(tracker, usage.DefaultLimits())
+	if err != nil {
+		return err
+	}
+	l.Pause(p, d)
+	// The limiter's goroutine writes the pause; Close does not wait for
+	// it. A reader at the epoch sees every pause recorded, ended or not.
+	r := usage.NewReader(rdb, usage.WithClock(func() time.Time { return time.Unix(0, 0) }))
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		pauses, err := r.Pauses(ctx)
+		if _, ok := pauses[p]; ok || err != nil {
+			return cmp.Or(err, l.Close(ctx))
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(fmt.Errorf("the pause of %s was not written: %w", p, ctx.Err()), l.Close(context.Background()))
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
