@@ -330,6 +330,37 @@ func TestAnthropicSDKModelsAndSubjects(t *testing.T) {
 				t.Errorf("Redis holds %v, %v for %s, want %d", days, err, p, want)
 			}
 		}
+
+		// Spend, by hand: each model's list price per million tokens
+		// (input, output, cache read, cache write) in micro-dollars, times
+		// the day's tokens of each kind, rounded half up to the
+		// micro-dollar.
+		perMillion := map[string][4]int64{
+			"claude-opus-4-5-20251101":   {5_000_000, 25_000_000, 500_000, 6_250_000},
+			"claude-sonnet-4-5-20250929": {3_000_000, 15_000_000, 300_000, 3_750_000},
+			"claude-haiku-4-5-20251001":  {1_000_000, 5_000_000, 100_000, 1_250_000},
+		}
+		byModel := map[string][4]int64{}
+		for _, r := range replies {
+			t4 := byModel[r.model]
+			for k := range t4 {
+				t4[k] += r.tokens[k]
+			}
+			byModel[r.model] = t4
+		}
+		lines, err := reader.Spend(ctx, now, now)
+		if err != nil || len(lines) != len(perMillion) {
+			t.Fatalf("Spend = %+v, %v; want a line for each of the %d models", lines, err, len(perMillion))
+		}
+		for _, l := range lines {
+			var want int64
+			for k, n := range byModel[l.Model] {
+				want += (n*perMillion[l.Model][k] + 500_000) / 1_000_000
+			}
+			if !l.Priced || int64(l.Cost) != want {
+				t.Errorf("Spend of %s = %v (priced %v), want %d micro-dollars by hand", l.Model, l.Cost, l.Priced, want)
+			}
+		}
 	})
 }
 

@@ -83,7 +83,12 @@ func (n *names) admit(name string, d day) bool {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if d != n.day {
+	switch {
+	case d < n.day:
+		// A caller that read the day just before midnight: yesterday's
+		// names are gone, and today's must stay.
+		return n.today[name]
+	case d > n.day:
 		n.day, n.today = d, make(map[string]bool)
 	}
 	if n.today[name] {

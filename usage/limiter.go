@@ -570,6 +570,7 @@ func (l *Limiter) run(ctx context.Context) {
 		var batch []*pacer
 		select {
 		case <-ctx.Done():
+			l.writePauses(ctx) // pauses asked for before Close are still shared
 			l.drain()
 			return
 		case pc := <-l.asks:
@@ -804,7 +805,8 @@ func (l *Limiter) writePauses(ctx context.Context) {
 		calls = append(calls, scriptCall{script: pauseScript, keys: []string{paceKey(prefix, p), pausesKey(prefix)},
 			args: []any{string(p), waiting[p].Microseconds(), pausesKey(prefix)}})
 	}
-	ctx, cancel := context.WithTimeout(ctx, leaseTimeout)
+	// Close must not cut a pause's write short: the other processes need it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseTimeout)
 	defer cancel()
 	runScripts(ctx, l.t.w.rdb, calls)
 	for _, c := range calls {
@@ -839,8 +841,9 @@ func (l *Limiter) listen(ctx context.Context, sub subscriber) {
 }
 
 // Pauses returns the pauses of providers that a [Limiter] recorded and
-// that have not ended by the reader's now: when each ends. A malformed
-// entry is left out and named in an [*EntryError].
+// that have not ended by the reader's now: when each ends. The ends are
+// in Redis's clock, which [WithClock] does not move. A malformed entry is
+// left out and named in an [*EntryError].
 func (r *Reader) Pauses(ctx context.Context) (map[Provider]time.Time, error) {
 	key := pausesKey(r.cfg.prefix)
 	fields, err := r.hash(ctx, "pauses", key)

@@ -287,3 +287,23 @@ func TestNewLimiterRejectsBadLimits(t *testing.T) {
 		t.Error("a nil Limiter holds calls")
 	}
 }
+
+// TestPauseBeforeCloseIsShared pauses a provider and closes the limiter at
+// once: the pause still reaches Redis for the rest of the fleet.
+func TestPauseBeforeCloseIsShared(t *testing.T) {
+	rdb := newMiniredisClient(t)
+	tr := usage.NewTracker(rdb)
+	closeAtCleanup(t, tr)
+	l, err := usage.NewLimiter(tr, edgar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Pause(usage.EDGAR, time.Minute)
+	if err := l.Close(ctxTimeout(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := usage.NewReader(rdb).Pauses(ctxTimeout(t, 5*time.Second))
+	if _, ok := got[usage.EDGAR]; err != nil || !ok {
+		t.Errorf("Pauses after a pause and Close = %v, %v; want edgar's", got, err)
+	}
+}

@@ -83,7 +83,7 @@ type SpendLine struct {
 // each provider with a per-call price. Costs are at the reader's prices
 // ([WithPrices], [DefaultPrices] by default), rounded to the micro-dollar
 // for each day, model and kind of token. It reads all days in one round
-// trip.
+// trip. A field it cannot read is left out and named in an [*EntryError].
 func (r *Reader) Spend(ctx context.Context, from, to time.Time) ([]SpendLine, error) {
 	first, last := dayOf(from), dayOf(to)
 	if err := spanErr("spend", first, last); err != nil {
@@ -139,9 +139,9 @@ func (r *Reader) spend(ctx context.Context, first, last day) ([]SpendLine, error
 			}
 			totals[plain[j]] = v
 		}
-		models, err := modelTokens(hashes[i].Val())
-		if err != nil {
-			errs = append(errs, fmt.Errorf("usage: spend: key %s: %w", hashes[i].Args()[1], err))
+		models, bad := modelTokens(hashes[i].Val())
+		for _, f := range bad {
+			errs = append(errs, &EntryError{Key: fmt.Sprint(hashes[i].Args()[1]), Field: f.field, Err: f.err})
 		}
 		var known Tokens
 		for _, m := range slices.Sorted(maps.Keys(models)) {
@@ -185,15 +185,22 @@ func readErr(ctx context.Context, err error) error {
 	return err
 }
 
-// modelTokens reads a models hash: its token fields by model.
-func modelTokens(fields map[string]string) (map[string]Tokens, error) {
+// A badField is a field of a hash that could not be read.
+type badField struct {
+	field string
+	err   error
+}
+
+// modelTokens reads a models hash: its token fields by model, and the
+// fields it could not read.
+func modelTokens(fields map[string]string) (map[string]Tokens, []badField) {
 	out := make(map[string]Tokens)
-	var errs []error
+	var bad []badField
 	for f, v := range fields {
 		model, counter, ok := strings.Cut(f, ":")
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("field %s: %w", f, err))
+			bad = append(bad, badField{f, err})
 			continue
 		}
 		t := out[model]
@@ -202,7 +209,7 @@ func modelTokens(fields map[string]string) (map[string]Tokens, error) {
 			out[model] = t
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, bad
 }
 
 // dailyMoney returns what each day of [first, last] cost, as Daily does
@@ -250,6 +257,7 @@ type SubjectUse struct {
 // a subject): [OtherName] holds the subjects over a day's limit. Costs are
 // at the reader's prices, rounded for each day, subject, model and kind of
 // token, so their sum can differ from [Reader.Spend]'s by those roundings.
+// A field it cannot read is left out and named in an [*EntryError].
 // A non-positive n returns every subject.
 func (r *Reader) TopSubjects(ctx context.Context, from, to time.Time, n int, by Rank) ([]SubjectUse, error) {
 	first, last := dayOf(from), dayOf(to)
@@ -279,7 +287,7 @@ func (r *Reader) TopSubjects(ctx context.Context, from, to time.Time, n int, by 
 		}
 		for f, v := range h.Val() {
 			if err := r.addSubjectField(uses, f, v); err != nil {
-				errs = append(errs, fmt.Errorf("usage: top subjects: key %s: field %s: %w", h.Args()[1], f, err))
+				errs = append(errs, &EntryError{Key: fmt.Sprint(h.Args()[1]), Field: f, Err: err})
 			}
 		}
 	}

@@ -207,6 +207,9 @@ func run(ctx context.Context, out io.Writer, c config) error {
 	if err := printTokens(ctx, out, r); err != nil {
 		return err
 	}
+	if err := printSpend(ctx, out, r, now); err != nil {
+		return err
+	}
 	if err := guard.Refresh(ctx); err != nil { // the last alerts, if the background refresh has not seen them yet
 		return err
 	}
@@ -328,6 +331,46 @@ func printTokens(ctx context.Context, out io.Writer, r *usage.Reader) error {
 	}
 	if left := rep.Values["x-24-hour-requests-left"]; left != "" {
 		fmt.Fprintf(out, "  Apollo itself reports %s of %s requests left in 24 h\n", left, rep.Values["x-rate-limit-24-hour"])
+	}
+	fmt.Fprintln(out)
+	return nil
+}
+
+// printSpend prints what the week's Claude tokens cost, by model, at
+// usage.DefaultPrices.
+func printSpend(ctx context.Context, out io.Writer, r *usage.Reader, now time.Time) error {
+	lines, err := r.Spend(ctx, now.AddDate(0, 0, -6), now)
+	if err != nil {
+		return err
+	}
+	type sum struct {
+		tokens int64
+		cost   usage.Micros
+		priced bool
+	}
+	byModel := map[string]*sum{}
+	var models []string
+	for _, l := range lines {
+		s := byModel[l.Model]
+		if s == nil {
+			s = &sum{priced: l.Priced}
+			byModel[l.Model] = s
+			models = append(models, l.Model)
+		}
+		s.tokens += l.Tokens.Total()
+		s.cost += l.Cost
+	}
+	fmt.Fprintf(out, "Spend over 7 days, by the model each answer named (Anthropic's list prices of %s)\n", usage.DefaultPricesAsOf)
+	for _, m := range models {
+		cost := byModel[m].cost.String()
+		if !byModel[m].priced {
+			cost = "unpriced"
+		}
+		name := m
+		if name == "" {
+			name = "(no model read)"
+		}
+		fmt.Fprintf(out, "  %-28s %10d tokens  %s\n", name, byModel[m].tokens, cost)
 	}
 	fmt.Fprintln(out)
 	return nil
