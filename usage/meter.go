@@ -49,17 +49,21 @@ func (m *Meter) Track() {
 	if m == nil {
 		return
 	}
-	if m.also == nil {
-		m.t.core.addTo(m.e, m.s, 1)
+	d := m.t.core.today()
+	if m.also != nil {
+		m.addAll(d, 1)
 		return
 	}
-	m.addAll(1)
+	// The steady path, spelt out here: a call costs one day check and one
+	// atomic add, with no call but today's.
+	if x := m.e.cur.Load(); x != nil && x.k.d == d && x.n.Add(1) >= 0 {
+		return
+	}
+	m.t.core.addSlow(m.e, m.s, d, 1)
 }
 
-// addAll adds n to m's counter and to each of its breakdowns, all on one
-// day.
-func (m *Meter) addAll(n int64) {
-	d := m.t.core.today()
+// addAll adds n to m's counter and to each of its breakdowns, all on day d.
+func (m *Meter) addAll(d day, n int64) {
 	m.t.core.addOn(m.e, m.s, d, n)
 	for _, x := range m.also {
 		m.t.core.addOn(x.e, x.s, d, n)
@@ -75,5 +79,5 @@ func (m *Meter) Add(n int64) {
 		m.t.dropAmount(m.s, n)
 		return
 	}
-	m.addAll(n)
+	m.addAll(m.t.core.today(), n)
 }
