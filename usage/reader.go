@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -29,56 +28,6 @@ type Reader struct {
 // read returns the reason.
 func NewReader(rdb Redis, opts ...Option) *Reader {
 	return &Reader{rdb: rdb, rdbErr: checkClient(rdb), cfg: newConfig(opts)}
-}
-
-// DayCount is one provider's count of successful calls on one UTC day.
-type DayCount struct {
-	Day   time.Time // UTC midnight that starts the day
-	Count int64
-}
-
-// Daily returns p's count for every UTC day from the day of from to the day of
-// to, both included, oldest first, with zero for days without a key. It reads
-// all days in one pipelined round trip of GETs, so it works on Redis Cluster,
-// where the days' keys live in different slots. A span longer than 3660 days,
-// to before from, or an invalid provider is an error. Of [Money], it
-// returns what each day cost, in Micros.
-func (r *Reader) Daily(ctx context.Context, p Provider, from, to time.Time) ([]DayCount, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	if r.rdbErr != nil {
-		return nil, r.rdbErr
-	}
-	first, last := dayOf(from), dayOf(to)
-	if last < first {
-		return nil, fmt.Errorf("usage: daily %s: to (%s) is before from (%s)", p, to.UTC().Format(dayLayout), from.UTC().Format(dayLayout))
-	}
-	n := int(last-first) + 1
-	if n > maxDays {
-		return nil, fmt.Errorf("usage: daily %s: %d days asked, at most %d", p, n, maxDays)
-	}
-	if p == Money {
-		out, err := r.dailyMoney(ctx, first, last)
-		if err != nil && !isContextErr(err) {
-			err = fmt.Errorf("usage: daily %s: %w", p, err)
-		}
-		return out, err
-	}
-	counts, keyErrs, err := r.readDays(ctx, []span{{p, first, last + 1}})
-	switch {
-	case isContextErr(err) && ctx.Err() != nil:
-		return nil, err
-	case err != nil:
-		return nil, fmt.Errorf("usage: daily %s: read %d keys: %w", p, n, err)
-	case keyErrs[0] != nil:
-		return nil, fmt.Errorf("usage: daily %s: %w", p, keyErrs[0])
-	}
-	out := make([]DayCount, n)
-	for i, c := range counts[0] {
-		out[i] = DayCount{Day: (first + day(i)).time(), Count: c}
-	}
-	return out, nil
 }
 
 // A span is a counter's days [from, to).
@@ -123,4 +72,42 @@ func (r *Reader) readDays(ctx context.Context, spans []span) ([][]int64, []error
 		}
 	}
 	return counts, errs, nil
+}
+
+// An EntryError is an entry of a hash in Redis (the quotas, alerts and
+// pauses that guards and limiters share, the breakdowns' fields) that a
+// [Reader] could not read: it leaves the entry out and reads the others,
+// and returns every EntryError joined ([errors.Join]), so that errors.As
+// tells them from a failed read.
+type EntryError struct {
+	Key   string // the hash
+	Field string // the entry
+	Err   error
+}
+
+func (e *EntryError) Error() string {
+	return fmt.Sprintf("usage: entry %s of %s: %v", e.Field, e.Key, e.Err)
+}
+
+// Unwrap returns why the entry could not be read.
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// hash returns the fields of the hash k. Its error is ctx.Err() when ctx
+// ended, and otherwise says what was being read.
+func (r *Reader) hash(ctx context.Context, what, k string) (map[string]string, error) {
+	if r.rdbErr != nil {
+		return nil, r.rdbErr
+	}
+	var cmd *redis.MapStringStringCmd
+	_, err := r.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		cmd = pipe.HGetAll(ctx, k)
+		return nil
+	})
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, fmt.Errorf("usage: %s: %w", what, err)
+	}
+	return cmd.Val(), nil
 }

@@ -13,8 +13,6 @@ import (
 	"maps"
 	"slices"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // How long Redis keeps what guards share after their last write: the
@@ -33,23 +31,6 @@ func quotasKey(prefix string) string { return "{" + prefix + "}:quotas" }
 // alertsKey names the hash of the alerts guards fired, a field each, named
 // as the alert's claim: "{api_usage}:alerts".
 func alertsKey(prefix string) string { return "{" + prefix + "}:alerts" }
-
-// An EntryError is an entry of a hash that guards and limiters share in
-// Redis (quotas, alerts, pauses) that a [Reader] could not read: it leaves
-// the entry out and reads the others, and returns every EntryError joined
-// ([errors.Join]), so that errors.As tells them from a failed read.
-type EntryError struct {
-	Key   string // the hash
-	Field string // the entry
-	Err   error
-}
-
-func (e *EntryError) Error() string {
-	return fmt.Sprintf("usage: entry %s of %s: %v", e.Field, e.Key, e.Err)
-}
-
-// Unwrap returns why the entry could not be read.
-func (e *EntryError) Unwrap() error { return e.Err }
 
 // A SharedQuota is a quota as a [Guard] wrote it to Redis: what the fleet
 // enforces for a provider, and when a guard last said so.
@@ -181,24 +162,4 @@ func (r *Reader) Alerts(ctx context.Context) ([]FiredAlert, error) {
 		return cmp.Compare(a.Threshold, b.Threshold)
 	})
 	return out, errors.Join(errs...)
-}
-
-// hash returns the fields of the hash k. Its error is ctx.Err() when ctx
-// ended, and otherwise says what was being read.
-func (r *Reader) hash(ctx context.Context, what, k string) (map[string]string, error) {
-	if r.rdbErr != nil {
-		return nil, r.rdbErr
-	}
-	var cmd *redis.MapStringStringCmd
-	_, err := r.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		cmd = pipe.HGetAll(ctx, k)
-		return nil
-	})
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		return nil, fmt.Errorf("usage: %s: %w", what, err)
-	}
-	return cmd.Val(), nil
 }

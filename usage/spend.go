@@ -212,23 +212,6 @@ func modelTokens(fields map[string]string) (map[string]Tokens, []badField) {
 	return out, bad
 }
 
-// dailyMoney returns what each day of [first, last] cost, as Daily does
-// for a counter.
-func (r *Reader) dailyMoney(ctx context.Context, first, last day) ([]DayCount, error) {
-	lines, err := r.spend(ctx, first, last)
-	if lines == nil && err != nil {
-		return nil, err
-	}
-	out := make([]DayCount, int(last-first)+1)
-	for i := range out {
-		out[i].Day = (first + day(i)).time()
-	}
-	for _, l := range lines {
-		out[dayOf(l.Day)-first].Count += int64(l.Cost)
-	}
-	return out, err
-}
-
 // A Rank orders subjects for [Reader.TopSubjects].
 type Rank int
 
