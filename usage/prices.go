@@ -2,6 +2,7 @@ package usage
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"strings"
 )
@@ -104,6 +105,15 @@ func DefaultPrices() Prices {
 			"claude-3-haiku":    haiku3,
 		},
 	}
+}
+
+// addCost returns a + b for costs, which are never negative, held at the
+// largest Micros as cost holds a product.
+func addCost(a, b Micros) Micros {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // cost returns what n units cost at price, a price per million when

@@ -55,7 +55,7 @@ func (t Tokens) cost(mp ModelPrice) Micros {
 	var sum Micros
 	for _, c := range tokenCounters {
 		price, _ := mp.of(c)
-		sum += cost(*t.of(c), price, true)
+		sum = addCost(sum, cost(*t.of(c), price, true))
 	}
 	return sum
 }
@@ -224,7 +224,8 @@ func (r *Reader) dailyMoney(ctx context.Context, first, last day) ([]DayCount, e
 		out[i].Day = (first + day(i)).time()
 	}
 	for _, l := range lines {
-		out[dayOf(l.Day)-first].Count += int64(l.Cost)
+		c := &out[dayOf(l.Day)-first].Count
+		*c = int64(addCost(Micros(*c), l.Cost))
 	}
 	return out, err
 }
@@ -338,14 +339,14 @@ func (r *Reader) addSubjectField(uses map[string]*SubjectUse, f, v string) error
 		*t += n
 		mp, known := prices.Model(model)
 		price, _ := mp.of(Provider(counter))
-		u.Cost += cost(n, price, true)
+		u.Cost = addCost(u.Cost, cost(n, price, true))
 		u.Unpriced = u.Unpriced || !known
 		return nil
 	}
 	u.Calls += n
 	u.ByCalls[Provider(counter)] += n
 	price, known := prices.Calls[Provider(counter)]
-	u.Cost += cost(n, price, false)
+	u.Cost = addCost(u.Cost, cost(n, price, false))
 	u.Unpriced = u.Unpriced || !known
 	return nil
 }
