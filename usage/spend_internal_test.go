@@ -34,3 +34,9 @@ func TestMoneySumsSaturate(t *testing.T) {
 		t.Errorf("a subject's cost = %d, want %d", got, int64(math.MaxInt64))
 	}
 }
+
+func TestMicrosStringOfTheSmallest(t *testing.T) {
+	if got, want := Micros(math.MinInt64).String(), "-$9223372036854.775808"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+}
