@@ -420,14 +420,17 @@ func (pc *pacer) lowLocked() bool {
 // limiter is closed, the lease comes from the local share at once. It
 // requires pc.mu held.
 func (l *Limiter) askLocked(pc *pacer) chan struct{} {
+	if l.closed.Load() {
+		// An ask made before Close may never be served: the limiter's
+		// goroutine may have ended, or the ask waits for a timer to send
+		// it. installLocked ends it too.
+		pc.installLocked(l.localLeaseLocked(pc, time.Now()), true)
+		return closedChan
+	}
 	if pc.asked != nil {
 		return pc.asked
 	}
 	pc.asked = make(chan struct{})
-	if l.closed.Load() {
-		pc.installLocked(l.localLeaseLocked(pc, time.Now()), true)
-		return closedChan
-	}
 	l.asks <- pc // never blocks: one ask a pacer at a time, and room for all
 	return pc.asked
 }
