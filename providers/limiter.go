@@ -85,15 +85,18 @@ func (o *observer) pauseFor(resp *http.Response, p usage.Provider) {
 // retryAfter reads a Retry-After value, delay-seconds or an HTTP date, as
 // the time to wait from now, and reports whether it could. A date in the
 // past is a wait of zero or less; a value too large for a Duration is the
-// largest one.
+// largest one, and one too far below zero the smallest.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n > int64(time.Duration(1<<63-1)/time.Second) {
+		switch {
+		case n > int64(time.Duration(1<<63-1)/time.Second):
 			return 1<<63 - 1, true
+		case n < int64(time.Duration(-1<<63)/time.Second):
+			return -1 << 63, true
 		}
 		return time.Duration(n) * time.Second, true
 	} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {

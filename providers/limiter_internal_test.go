@@ -17,6 +17,7 @@ func TestRetryAfter(t *testing.T) {
 		{"0", 0, true},
 		{"-5", -5 * time.Second, true},                            // Limiter.Pause reports it and holds nothing
 		{"99999999999999999999", 1<<63 - 1, true},                 // years: Limiter.Pause caps and reports it
+		{"-9999999999", -1 << 63, true},                           // past a Duration's range below: still negative
 		{"Sat, 05 Dec 2026 08:00:30 GMT", 30 * time.Second, true}, // an HTTP date
 		{"Sat, 05 Dec 2026 07:59:00 GMT", -time.Minute, true},     // in the past
 		{"Saturday, 05-Dec-26 08:01:00 GMT", time.Minute, true},

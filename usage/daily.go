@@ -68,7 +68,8 @@ func (r *Reader) dailyMoney(ctx context.Context, first, last day) ([]DayCount, e
 		out[i].Day = (first + day(i)).time()
 	}
 	for _, l := range lines {
-		out[dayOf(l.Day)-first].Count += int64(l.Cost)
+		c := &out[dayOf(l.Day)-first].Count
+		*c = int64(addCost(Micros(*c), l.Cost))
 	}
 	return out, err
 }

@@ -420,14 +420,17 @@ func (pc *pacer) lowLocked() bool {
 // limiter is closed, the lease comes from the local share at once. It
 // requires pc.mu held.
 func (l *Limiter) askLocked(pc *pacer) chan struct{} {
+	if l.closed.Load() {
+		// An ask made before Close may never be served: the limiter's
+		// goroutine may have ended, or the ask waits for a timer to send
+		// it. installLocked ends it too.
+		pc.installLocked(l.localLeaseLocked(pc, time.Now()), true)
+		return closedChan
+	}
 	if pc.asked != nil {
 		return pc.asked
 	}
 	pc.asked = make(chan struct{})
-	if l.closed.Load() {
-		pc.installLocked(l.localLeaseLocked(pc, time.Now()), true)
-		return closedChan
-	}
 	l.asks <- pc // never blocks: one ask a pacer at a time, and room for all
 	return pc.asked
 }
@@ -594,12 +597,11 @@ func (l *Limiter) run(ctx context.Context) {
 			l.leaseLocally(batch)
 			continue
 		}
-		if err := l.lease(ctx, batch); err != nil {
+		if err := l.lease(ctx, batch); err != nil { // the pacers it could not serve have the local share
 			down = time.Now()
 			if ctx.Err() == nil {
 				l.t.report(fmt.Errorf("usage: limiter: lease %d providers from Redis: %w; pacing on this process's share (%s) until it answers", len(batch), err, l.shareText()))
 			}
-			l.leaseLocally(batch)
 			continue
 		}
 		down = time.Time{}
@@ -685,11 +687,12 @@ return {string.format('%.0f', now), string.format('%.0f', floor), string.format(
 var pauseScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') -- read first: an error here writes nothing
 local stop = math.max(now + tonumber(ARGV[2]), tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0'))
 local s = string.format('%.0f', stop)
 redis.call('HSET', KEYS[2], ARGV[1], s)
 redis.call('PEXPIRE', KEYS[2], math.max(redis.call('PTTL', KEYS[2]), math.ceil((stop - now) / 1000) + 60000))
-if tonumber(redis.call('GET', KEYS[1]) or '0') < stop then
+if (tat or 0) < stop then
 	redis.call('SET', KEYS[1], s, 'PX', math.ceil((stop - now) / 1000) + 60000)
 end
 redis.call('PUBLISH', ARGV[3], ARGV[1] .. ' ' .. s)
@@ -707,8 +710,9 @@ func pausesKey(prefix string) string           { return "{" + prefix + "}:pauses
 const leaseHorizon = time.Minute
 
 // lease takes a lease from Redis for each pacer of batch in one round trip.
-// A pacer whose script Redis answered with an error gets the local share;
-// an error of the round trip itself is returned, and no pacer is served.
+// A pacer whose script Redis refused, or whose reply did not come, gets the
+// local share, so every pacer is served once; the error of a reply that did
+// not come is returned.
 func (l *Limiter) lease(ctx context.Context, batch []*pacer) error {
 	prefix := l.t.cfg.prefix
 	calls := make([]scriptCall, len(batch))
@@ -730,6 +734,7 @@ func (l *Limiter) lease(ctx context.Context, batch []*pacer) error {
 	arrived := time.Now()
 	var errs []error
 	var local []*pacer
+	var lost error // of a write that did not land: the pacers left get the local share
 	for i, pc := range batch {
 		v, err := calls[i].cmd.Slice()
 		var us [5]int64
@@ -749,7 +754,9 @@ func (l *Limiter) lease(ctx context.Context, batch []*pacer) error {
 			local = append(local, pc)
 			continue
 		default:
-			return err
+			lost = err
+			local = append(local, pc)
+			continue
 		}
 		ref := &clockRef{redis: us[0], local: arrived}
 		l.clock.Store(ref)
@@ -760,10 +767,18 @@ func (l *Limiter) lease(ctx context.Context, batch []*pacer) error {
 			// The fleet has reserved the whole horizon: ask again when its
 			// first slot comes within it; whoever waits goes on waiting.
 			again := time.Until(ref.at(max(us[1], us[2]) - leaseHorizon.Microseconds()))
+			pc.mu.Lock()
+			asked := pc.asked
+			pc.mu.Unlock()
 			time.AfterFunc(max(again, pc.step), func() {
-				select {
-				case l.asks <- pc:
-				default:
+				pc.mu.Lock()
+				same := pc.asked == asked // the ask is still open, and out of the channel
+				pc.mu.Unlock()
+				if same {
+					select {
+					case l.asks <- pc:
+					default:
+					}
 				}
 			})
 			continue
@@ -772,9 +787,11 @@ func (l *Limiter) lease(ctx context.Context, batch []*pacer) error {
 	}
 	if len(local) > 0 {
 		l.leaseLocally(local)
+	}
+	if len(errs) > 0 {
 		l.t.report(fmt.Errorf("usage: limiter: %w", errors.Join(errs...)))
 	}
-	return nil
+	return lost
 }
 
 // toInt64 reads an integer reply, or a string of one.

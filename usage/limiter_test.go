@@ -205,3 +205,41 @@ func TestPauseBeforeCloseIsShared(t *testing.T) {
 		t.Errorf("Pauses after a pause and Close = %v, %v; want edgar's", got, err)
 	}
 }
+
+// TestAllowAfterCloseWhileTheFleetHoldsTheHorizon: a pacer whose lease found
+// the fleet's whole horizon reserved asks again later; closed meanwhile,
+// its Allow still goes on from the local share, as Close says.
+func TestAllowAfterCloseWhileTheFleetHoldsTheHorizon(t *testing.T) {
+	rdb := testsupport.Redis(t)
+	prefix := testsupport.UniqueName("lim")
+	testsupport.DeleteKeysAtCleanup(t, rdb, prefix)
+	ctx := ctxTimeout(t, 10*time.Second)
+	now, err := rdb.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fleet's schedule runs two minutes ahead: no lease has a slot.
+	if err := rdb.Set(ctx, "{"+prefix+"}:pace:edgar", now.Add(2*time.Minute).UnixMicro(), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tr := usage.NewTracker(rdb, usage.WithPrefix(prefix))
+	closeAtCleanup(t, tr)
+	l, err := usage.NewLimiter(tr, edgar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Allow(usage.EDGAR) {
+		t.Fatal("Allow with the fleet's horizon reserved = true")
+	}
+	time.Sleep(300 * time.Millisecond) // the lease comes back empty
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for !l.Allow(usage.EDGAR) {
+		if time.Now().After(deadline) {
+			t.Fatal("Allow after Close refused every call for 2 s: no local share")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"strings"
 )
@@ -15,11 +16,11 @@ const Dollar Micros = 1_000_000
 
 // String formats m in dollars with six decimals: "$12.345678".
 func (m Micros) String() string {
-	sign := ""
+	sign, u := "", uint64(m)
 	if m < 0 {
-		sign, m = "-", -m
+		sign, u = "-", -u // -m overflows for the smallest m; -u does not
 	}
-	return fmt.Sprintf("%s$%d.%06d", sign, m/Dollar, m%Dollar)
+	return fmt.Sprintf("%s$%d.%06d", sign, u/uint64(Dollar), u%uint64(Dollar))
 }
 
 // A ModelPrice is what a model's tokens cost, in Micros per million tokens
@@ -104,6 +105,15 @@ func DefaultPrices() Prices {
 			"claude-3-haiku":    haiku3,
 		},
 	}
+}
+
+// addCost returns a + b for costs, which are never negative, held at the
+// largest Micros as cost holds a product.
+func addCost(a, b Micros) Micros {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // cost returns what n units cost at price, a price per million when

@@ -69,8 +69,9 @@ import (
 // redis.acl_check_cmd, Redis 7 and later: on Redis 6 an ACL that allows the
 // increment but denies PEXPIRE or HSET would let an increment land with an
 // error reply); every read that can fail on what a key holds (the marker's
-// type; each hash field's value, which must be an integer far from
-// overflowing) comes before the first write, and a plain key's INCRBY is the
+// type; each hash field's value, which must be an integer as HINCRBY reads
+// one, without leading zeros or "-0", and far from overflowing) comes
+// before the first write, and a plain key's INCRBY is the
 // first write. Once a write has landed, the rest cannot fail: the keys'
 // types are known, and Redis does not refuse a script's writes for memory
 // once it has written.
@@ -97,7 +98,7 @@ if plain then
 else
 	for i = 4, #ARGV, 2 do
 		local v = redis.call('HGET', KEYS[1], ARGV[i])
-		if v and not (string.match(v, '^-?%d+$') and math.abs(tonumber(v)) < 9e18) then
+		if v and not ((v == '0' or string.match(v, '^-?[1-9]%d*$')) and math.abs(tonumber(v)) < 9e18) then
 			return redis.error_reply('ERR hash field ' .. ARGV[i] .. ' holds ' .. v .. ', not an integer that can grow')
 		end
 	end

@@ -55,7 +55,7 @@ func (t Tokens) cost(mp ModelPrice) Micros {
 	var sum Micros
 	for _, c := range tokenCounters {
 		price, _ := mp.of(c)
-		sum += cost(*t.of(c), price, true)
+		sum = addCost(sum, cost(*t.of(c), price, true))
 	}
 	return sum
 }
@@ -321,14 +321,14 @@ func (r *Reader) addSubjectField(uses map[string]*SubjectUse, f, v string) error
 		*t += n
 		mp, known := prices.Model(model)
 		price, _ := mp.of(Provider(counter))
-		u.Cost += cost(n, price, true)
+		u.Cost = addCost(u.Cost, cost(n, price, true))
 		u.Unpriced = u.Unpriced || !known
 		return nil
 	}
 	u.Calls += n
 	u.ByCalls[Provider(counter)] += n
 	price, known := prices.Calls[Provider(counter)]
-	u.Cost += cost(n, price, false)
+	u.Cost = addCost(u.Cost, cost(n, price, false))
 	u.Unpriced = u.Unpriced || !known
 	return nil
 }
