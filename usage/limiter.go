@@ -176,7 +176,6 @@ type pacer struct {
 	pause    time.Time     // no slot before this
 	want     int           // slots the next lease asks for
 	asked    chan struct{} // closed when the lease asked for lands; nil when none is asked
-	local    bool          // the last lease came from the local share
 	localTAT time.Time     // the local share's TAT
 
 	leases, slots [2]atomic.Int64 // leases taken and their slots, from Redis [0] and the local share [1]
@@ -473,7 +472,6 @@ func (pc *pacer) installLocked(l lease, local bool) {
 	} else {
 		pc.l, pc.next = l, 0
 	}
-	pc.local = local
 	src := 0
 	if local {
 		src = 1

@@ -345,16 +345,20 @@ func (w *writer) startRound(ctx context.Context, done func(roundResult)) bool {
 		return false
 	}
 	go func() {
+		began := time.Now()
 		w.mu.Lock()
-		w.writeStart = time.Now()
+		w.writeStart = began
 		w.mu.Unlock()
 		runScripts(ctx, w.rdb, calls)
+		if w.onWrite != nil {
+			w.onWrite(time.Since(began)) // outside w.mu: Stats never waits for the meter provider
+		}
 		var errs []error
 		var lost error
-		start := len(items)
+		from := len(items)
 		for i, part := range w.parts {
-			refused, l := part.replies(calls[start:ends[i]])
-			errs, lost, start = append(errs, refused...), firstErr(l, lost), ends[i]
+			refused, l := part.replies(calls[from:ends[i]])
+			errs, lost, from = append(errs, refused...), firstErr(l, lost), ends[i]
 		}
 		errs, released := w.apply(items, calls[:len(items)], errs, lost)
 		w.rounds.unlock() // before done: a slow listener never holds up the next round
@@ -399,9 +403,6 @@ func (w *writer) apply(items []item, calls []scriptCall, errs []error, lost erro
 	var freed []cellKey
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.onWrite != nil {
-		w.onWrite(time.Since(w.writeStart))
-	}
 	w.writeStart = time.Time{}
 	for i, it := range items {
 		switch err := calls[i].cmd.Err(); {
